@@ -1,0 +1,102 @@
+"""Safe YAML loading that remembers where every key and value came from.
+
+Documents are composed into nodes first (``yaml.SafeLoader``: no tags that build
+Python objects) and then walked together with the constructed data, so each value
+can be located by its config path, e.g. ``("stages", 1, "steps", 0)``. Duplicate keys
+are reported instead of silently keeping the last one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sidecar.errors import ConfigError, Pos, Problem
+
+ConfigPath = tuple[str | int, ...]
+
+
+@dataclass
+class Located:
+    """Loaded data plus the position of every key and value in the source."""
+
+    data: Any
+    file: str
+    values: dict[ConfigPath, Pos] = field(default_factory=dict)
+    keys: dict[ConfigPath, Pos] = field(default_factory=dict)
+
+    def pos(self, path: ConfigPath, *, key: bool = False) -> Pos:
+        """Position of the value (or its key) at path, else of its nearest located parent."""
+        path = tuple(path)
+        if key and path in self.keys:
+            return self.keys[path]
+        while path not in self.values and path:
+            path = path[:-1]
+        return self.values.get(path, Pos(self.file, 1, 1))
+
+
+def format_path(path: ConfigPath) -> str:
+    """Render a config path the way users write it: ``stages[1].steps[0].image``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def load_file(path: str | Path, *, display_name: str | None = None) -> Located:
+    """Read and load one YAML file; unreadable files become a ConfigError."""
+    name = display_name or str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(Problem(f"file not found: {path}")) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(Problem(f"cannot read {path}: {exc}")) from None
+    return load_text(text, name)
+
+
+def load_text(text: str, file: str) -> Located:
+    """Load one YAML document from text, recording positions; empty text loads as None."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return Located(None, file)
+        located = Located(loader.construct_document(node), file)
+        problems: list[Problem] = []
+        _walk(node, (), located, problems)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        pos = Pos(file, mark.line + 1, mark.column + 1) if mark else Pos(file, 1, 1)
+        raise ConfigError(Problem(f"invalid YAML: {exc.problem or exc.context}", pos)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(Problem(f"invalid YAML: {exc}", Pos(file, 1, 1))) from None
+    finally:
+        loader.dispose()
+    if problems:
+        raise ConfigError(problems)
+    return located
+
+
+def _mark(node: yaml.Node, file: str) -> Pos:
+    return Pos(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _walk(node: yaml.Node, path: ConfigPath, located: Located, problems: list[Problem]) -> None:
+    located.values[path] = _mark(node, located.file)
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, path + (index,), located, problems)
+    elif isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if key in seen:
+                problems.append(Problem(f"duplicate key '{key}'", _mark(key_node, located.file),
+                                        format_path(path)))
+            seen.add(key)
+            located.keys[path + (key,)] = _mark(key_node, located.file)
+            _walk(value_node, path + (key,), located, problems)

@@ -1,0 +1,335 @@
+"""Turn a located YAML document into a validated `Pipeline`, reporting every problem at once."""
+
+from __future__ import annotations
+
+import difflib
+import posixpath
+import re
+from typing import Any
+
+import jsonschema
+
+from sidecar.config import model
+from sidecar.config.loader import ConfigPath, Located, format_path
+from sidecar.config.schema import PIPELINE, STEP_TYPES, pipeline_schema
+from sidecar.errors import ConfigError, Problem
+
+# Names the renderer gives its own Jenkins stages; user stages must not take them.
+RESERVED_STAGE = re.compile(r"^(step-\d+-\d+|agent-\d+|Clone-\d+)$")
+RESERVED_CONTAINER = re.compile(r"^(jnlp|step-.*)$")
+
+_TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a number",
+               "boolean": "true or false", "object": "a mapping", "array": "a list",
+               "null": "nothing"}
+
+
+def schema_problems(located: Located, schema: dict) -> list[Problem]:
+    """Every structural problem of a located document against a JSON Schema."""
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for error in validator.iter_errors(located.data):
+        problems.extend(_explain(error, located))
+    return problems
+
+
+def _explain(error: jsonschema.ValidationError, located: Located) -> list[Problem]:
+    path: ConfigPath = tuple(error.absolute_path)
+    schema, instance = error.schema, error.instance
+    expected = schema.get("x-expected") if isinstance(schema, dict) else None
+
+    def at(message: str, where: ConfigPath = path, key: bool = False) -> Problem:
+        return Problem(message, located.pos(where, key=key), format_path(where))
+
+    if error.validator == "additionalProperties":
+        known = sorted(schema.get("properties", {}))
+        return [at(_unknown_key(extra, known), path + (extra,), key=True)
+                for extra in instance if extra not in known]
+    if error.validator == "required":
+        return [at(f"missing required key {error.message.split(' is a required')[0]}")]
+    if error.validator == "propertyNames":
+        return [at(f"invalid name {instance!r}: expected letters, digits and '_', "
+                   "not starting with a digit", path + (instance,), key=True)]
+    if expected:
+        return [at(f"expected {expected}, got {_show(instance)}")]
+    if error.validator == "type":
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        words = " or ".join(_TYPE_WORDS[t] for t in types)
+        return [at(f"expected {words}, got {_show(instance)}")]
+    if error.validator == "enum":
+        return [at(_not_in(instance, [str(v) for v in schema["enum"]]))]
+    if error.validator == "minItems":
+        return [at(f"expected at least {schema['minItems']} item(s)")]
+    if error.validator == "minLength":
+        return [at("must not be empty")]
+    if error.validator in ("minimum", "maximum"):
+        low, high = schema.get("minimum"), schema.get("maximum")
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        return [at(f"expected a number {bounds}, got {_show(instance)}")]
+    if error.validator == "pattern":
+        return [at(f"{_show(instance)} does not match the pattern {schema['pattern']}")]
+    return [at(error.message)]
+
+
+def _unknown_key(key: Any, known: list[str]) -> str:
+    close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else f"valid keys: {', '.join(known)}"
+    return f"unknown key {_show(key)}; {hint}"
+
+
+def _not_in(value: Any, allowed: list[str]) -> str:
+    close = difflib.get_close_matches(str(value), allowed, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"expected one of {', '.join(allowed)}; got {_show(value)}{hint}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def validate_pipeline(located: Located) -> model.Pipeline:
+    """Validate a loaded config and build the Pipeline model; raise ConfigError listing all."""
+    data = located.data
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else _show(data)
+        raise ConfigError(Problem(f"expected a mapping with a 'stages' list, got {got}",
+                                  located.pos(())))
+    problems = schema_problems(located, pipeline_schema())
+    if not problems:
+        problems = _semantic_problems(located)
+    if problems:
+        raise ConfigError(problems)
+    return _build_pipeline(data)
+
+
+def _semantic_problems(located: Located) -> list[Problem]:
+    """Rules across fields that the schema cannot state clearly."""
+    data, problems = located.data, []
+
+    def report(message: str, path: ConfigPath, key: bool = False) -> None:
+        problems.append(Problem(message, located.pos(path, key=key), format_path(path)))
+
+    stage_names: dict[str, int] = {}
+    for s, stage in enumerate(data["stages"]):
+        name = stage["name"]
+        if name in stage_names:
+            report(f"duplicate stage name {name!r} (first used by stages[{stage_names[name]}]); "
+                   "Jenkins needs unique stage names", ("stages", s, "name"))
+        stage_names.setdefault(name, s)
+        if RESERVED_STAGE.match(name):
+            report(f"stage name {name!r} is reserved for the sidecar's own stages",
+                   ("stages", s, "name"))
+        _check_cache(stage.get("cache"), ("stages", s, "cache"), report)
+        for i, step in enumerate(stage["steps"]):
+            _check_step(step, ("stages", s, "steps", i), len(stage["steps"]), s, report)
+    _check_unique(data.get("services", []), "name", "service name", ("services",), report)
+    for index, service in enumerate(data.get("services", [])):
+        if RESERVED_CONTAINER.match(service["name"]):
+            report(f"service name {service['name']!r} is reserved for the sidecar's containers",
+                   ("services", index, "name"))
+    _check_parameters(data.get("parameters", []), ("parameters",), report)
+    return problems
+
+
+def _check_step(step: dict, path: ConfigPath, stage_size: int, stage_index: int, report) -> None:
+    kinds = [kind for kind in STEP_TYPES if kind in step]
+    if len(kinds) != 1:
+        found = ", ".join(kinds) if kinds else "none"
+        report(f"a step needs exactly one of {', '.join(STEP_TYPES)}; found {found}", path)
+        return
+    kind, options = kinds[0], step[kinds[0]]
+    if kind in ("approvalConfig", "sourceCodeConfig") and stage_size != 1:
+        report(f"{kind} must be the only step of its stage", path + (kind,), key=True)
+    if kind == "sourceCodeConfig" and stage_index != 0:
+        report("sourceCodeConfig must be in the first stage", path + (kind,), key=True)
+    if kind == "applyYamlConfig" and ("path" in options) == ("content" in options):
+        report("applyYamlConfig needs exactly one of 'path' or 'content'", path + (kind,), key=True)
+    if kind == "approvalConfig":
+        _check_parameters(options.get("parameters", []), path + (kind, "parameters"), report)
+    _check_cache(step.get("cache"), path + ("cache",), report)
+    _check_unique(step.get("envFrom", []), "targetKey", "environment variable",
+                  path + ("envFrom",), report)
+
+
+def _check_cache(cache: dict | None, path: ConfigPath, report) -> None:
+    for index, item in enumerate((cache or {}).get("paths", [])):
+        if not item.startswith("/") or posixpath.normpath(item) != item or item == "/":
+            report(f"cache path {item!r} must be an absolute, normalised path below '/'",
+                   path + ("paths", index))
+
+
+def _check_parameters(parameters: list[dict], path: ConfigPath, report) -> None:
+    _check_unique(parameters, "name", "parameter name", path, report)
+    for index, parameter in enumerate(parameters):
+        kind = parameter.get("type", "string")
+        choices = [str(c) for c in parameter.get("choices", [])]
+        if kind == "choice" and not choices:
+            report("a choice parameter needs 'choices'", path + (index,))
+        if kind != "choice" and choices:
+            report(f"'choices' only applies to type choice, not {kind}", path + (index, "choices"))
+        if kind == "boolean" and not isinstance(parameter.get("default", False), bool):
+            report("a boolean parameter's default must be true or false", path + (index, "default"))
+        if kind == "choice" and "default" in parameter and str(parameter["default"]) not in choices:
+            report(f"default {parameter['default']!r} is not one of the choices",
+                   path + (index, "default"))
+        for key in ("description", "default"):
+            if _has_control(parameter.get(key)):
+                report("control characters cannot be stored in Jenkins job XML",
+                       path + (index, key))
+
+
+def _check_unique(items: list[dict], key: str, what: str, path: ConfigPath, report) -> None:
+    seen: set = set()
+    for index, item in enumerate(items):
+        value = item.get(key, item.get("sourceKey")) if key == "targetKey" else item.get(key)
+        if value in seen:
+            report(f"duplicate {what} {value!r}", path + (index, key if key in item else "sourceKey"))
+        seen.add(value)
+
+
+def _has_control(value: Any) -> bool:
+    return isinstance(value, str) and any(ord(c) < 32 and c not in "\t\n\r" for c in value)
+
+
+def _build_pipeline(data: dict) -> model.Pipeline:
+    return model.Pipeline(
+        stages=tuple(_build_stage(stage) for stage in data["stages"]),
+        services=tuple(_build_service(service) for service in data.get("services", [])),
+        parameters=tuple(_build_parameter(p) for p in data.get("parameters", [])),
+        timeout=data.get("timeout", 60),
+        branch=_constraint(data.get("branch")),
+        notification=_build_notification(data.get("notification")),
+        discarder=_build_discarder(data.get("discarder")),
+    )
+
+
+def _build_stage(stage: dict) -> model.Stage:
+    return model.Stage(
+        name=stage["name"],
+        steps=tuple(_build_step(step) for step in stage["steps"]),
+        when=_build_when(stage.get("when")),
+        cache=_build_cache(stage.get("cache")),
+    )
+
+
+def _build_step(step: dict) -> model.Step:
+    kind = next(kind for kind in STEP_TYPES if kind in step)
+    options = {**_step_defaults(kind), **(step[kind] or {})}
+    if kind == "approvalConfig":
+        options["parameters"] = tuple(_build_parameter(p) for p in options["parameters"])
+    return model.Step(
+        kind=kind,
+        options=options,
+        env=_env(step.get("env")),
+        env_from=tuple(model.SecretEnv(e["sourceName"], e["sourceKey"],
+                                       e.get("targetKey") or e["sourceKey"])
+                       for e in step.get("envFrom", [])),
+        cache=_build_cache(step.get("cache")),
+        when=_build_when(step.get("when")),
+        timeout=step.get("timeout"),
+        privileged=step.get("privileged", False),
+        resources=_build_resources(step),
+    )
+
+
+def _step_defaults(kind: str) -> dict:
+    return {
+        "publishImageConfig": {"dockerfilePath": "./Dockerfile", "buildContext": ".",
+                               "registry": "", "pushRemote": True},
+        "applyYamlConfig": {"namespace": ""},
+        "applyAppConfig": {"namespace": "", "version": "", "repo": "", "values": [],
+                           "set": {}, "rollbackOnFailure": False, "wait": True},
+        "approvalConfig": {"ok": "Proceed", "timeout": 60, "parameters": []},
+    }.get(kind, {})
+
+
+def _build_service(service: dict) -> model.Service:
+    return model.Service(
+        name=service["name"], image=service["image"], env=_env(service.get("env")),
+        command=tuple(service.get("command", ())), args=tuple(service.get("args", ())),
+        resources=_build_resources(service),
+    )
+
+
+def _build_parameter(parameter: dict) -> model.Parameter:
+    kind = parameter.get("type", "string")
+    default = parameter.get("default", False if kind == "boolean" else "")
+    choices = tuple(_scalar(c) for c in parameter.get("choices", ()))
+    if kind == "choice" and "default" not in parameter:
+        default = choices[0]
+    return model.Parameter(
+        name=parameter["name"], type=kind,
+        default=default if kind == "boolean" else _scalar(default),
+        description=parameter.get("description", ""), choices=choices,
+    )
+
+
+def _build_notification(data: dict | None) -> model.Notification | None:
+    if data is None:
+        return None
+    condition = _constraint(data.get("condition"))
+    return model.Notification(
+        recipients=tuple((r["recipient"], r["notifier"]) for r in data.get("recipients", [])),
+        message=data.get("message", ""),
+        condition=condition.include if condition else (),
+    )
+
+
+def _build_discarder(data: dict | None) -> model.Discarder | None:
+    if data is None:
+        return None
+    return model.Discarder(data.get("daysToKeep"), data.get("numToKeep"))
+
+
+def _build_when(data: dict | None) -> model.When | None:
+    if data is None:
+        return None
+    return model.When(branch=_constraint(data.get("branch")), event=_constraint(data.get("event")))
+
+
+def _build_cache(data: dict | None) -> model.Cache | None:
+    if data is None:
+        return None
+    return model.Cache(enabled=data.get("enabled", True), paths=tuple(data.get("paths", ())))
+
+
+def _build_resources(data: dict) -> model.Resources:
+    def quantity(key: str) -> str | None:
+        return None if data.get(key) is None else _scalar(data[key])
+    return model.Resources(quantity("cpuRequest"), quantity("cpuLimit"),
+                           quantity("memoryRequest"), quantity("memoryLimit"))
+
+
+def _constraint(data: Any) -> model.Constraint | None:
+    if data is None:
+        return None
+    if isinstance(data, dict):
+        return model.Constraint(_strings(data.get("include")), _strings(data.get("exclude")))
+    return model.Constraint(_strings(data))
+
+
+def _strings(data: Any) -> tuple[str, ...]:
+    if data is None:
+        return ()
+    return tuple(data) if isinstance(data, list) else (data,)
+
+
+def _env(data: dict | None) -> tuple[tuple[str, str], ...]:
+    return tuple((name, _scalar(value)) for name, value in (data or {}).items())
+
+
+def _scalar(value: Any) -> str:
+    """YAML scalars as the text a container sees: true/false, not Python's True/False."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+__all__ = ["validate_pipeline", "schema_problems", "PIPELINE"]

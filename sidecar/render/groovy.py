@@ -1,0 +1,51 @@
+"""The one way a string becomes Groovy source: a single-quoted literal, escaped.
+
+Single-quoted Groovy strings never interpolate, so ``${...}`` and ``$/`` stay text.
+What remains is escaping: backslash and quote get a backslash; line breaks and other
+control characters use escape sequences; every non-ASCII character is written as
+``\\uXXXX`` (UTF-16 units) so the Jenkinsfile is plain ASCII and no encoding setting
+can alter it. Groovy translates ``\\uXXXX`` before it tokenises (as Java does), so the
+escapes it would turn into a quote, a backslash or a line break are never emitted;
+a user's own text ``\\u0027`` gets its backslash doubled and stays text.
+
+Multi-line values use the triple-quoted form with real line breaks, which keeps
+scripts readable in the Jenkinsfile; the escaping is identical otherwise.
+"""
+
+from __future__ import annotations
+
+from markupsafe import Markup
+
+_NAMED = {"\\": "\\\\", "'": "\\'", "\t": "\\t", "\b": "\\b", "\f": "\\f", "\r": "\\r"}
+
+
+class GroovyLiteral(Markup):
+    """Text that is already safe Groovy source (a quoted literal, a number, indentation).
+
+    It subclasses Markup so that the Jenkinsfile template environment, which refuses
+    every plain string, lets it through unchanged.
+    """
+
+
+def groovy_string(value: str) -> GroovyLiteral:
+    """Quote any text as a Groovy string literal that evaluates to exactly that text."""
+    if not isinstance(value, str):
+        raise TypeError(f"only text can be quoted for Groovy, not {type(value).__name__}")
+    multiline = "\n" in value
+    body = "".join(_escape(char, multiline) for char in value)
+    quote = "'''" if multiline else "'"
+    return GroovyLiteral(f"{quote}{body}{quote}")
+
+
+def _escape(char: str, multiline: bool) -> str:
+    if char in _NAMED:
+        return _NAMED[char]
+    if char == "\n":
+        return "\n" if multiline else "\\n"
+    code = ord(char)
+    if 32 <= code < 127:
+        return char
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    high, low = divmod(code - 0x10000, 0x400)
+    return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"

@@ -1,0 +1,62 @@
+"""The Jinja2 environment for Jenkinsfiles: nothing reaches Groovy unquoted.
+
+Every ``{{ … }}`` in the Jenkinsfile template must produce a `GroovyLiteral` (the
+``groovy`` filter), an integer, or a macro's output; a plain string is refused with an
+error instead of being pasted into the script. This makes "a user string never
+becomes Groovy code" a property of the environment rather than of template care.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from sidecar.errors import RenderError
+from sidecar.render.groovy import GroovyLiteral, groovy_string
+
+
+def _guard(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, Markup)):
+        raise RenderError(f"Jenkinsfile template printed an unquoted {type(value).__name__}: "
+                          "pass it through the groovy filter")
+    return value
+
+
+def _groovy(value: Any) -> GroovyLiteral:
+    return groovy_string(value)
+
+
+def _groovy_list(values: Any) -> GroovyLiteral:
+    return GroovyLiteral("[" + ", ".join(groovy_string(v) for v in values) + "]")
+
+
+def _groovy_bool(value: bool) -> GroovyLiteral:
+    return GroovyLiteral("true" if value else "false")
+
+
+def _indent(width: int) -> GroovyLiteral:
+    return GroovyLiteral(" " * width)
+
+
+def jenkinsfile_environment() -> jinja2.Environment:
+    """A template environment that quotes for Groovy and refuses raw strings."""
+    env = jinja2.Environment(
+        autoescape=True, finalize=_guard, undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
+    )
+    env.filters["groovy"] = _groovy
+    env.filters["groovy_list"] = _groovy_list
+    env.filters["groovy_bool"] = _groovy_bool
+    env.globals["sp"] = _indent
+    return env
+
+
+def render_jenkinsfile(template_text: str, **values: Any) -> str:
+    """Render the Jenkinsfile template with the prepared view of a run."""
+    try:
+        template = jenkinsfile_environment().from_string(template_text)
+        return str(template.render(**values))
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"Jenkinsfile template error: {exc}") from exc

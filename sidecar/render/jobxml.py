@@ -1,0 +1,33 @@
+"""The Jenkins job config.xml, from an autoescaping template."""
+
+from __future__ import annotations
+
+import jinja2
+
+from sidecar.config.inputs import RenderContext
+from sidecar.config.model import Pipeline
+from sidecar.errors import RenderError
+
+
+def render_job_xml(template_text: str, *, pipeline: Pipeline, jenkinsfile: str,
+                   context: RenderContext) -> str:
+    """A WorkflowJob with the script sandboxed, parameters and build discarder."""
+    # Autoescape on: every value is XML-escaped. The Jenkinsfile is ASCII, and parameter
+    # texts were checked for control characters XML 1.0 cannot hold.
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    try:
+        return env.from_string(template_text).render(
+            pipeline=pipeline, jenkinsfile=jenkinsfile, context=context,
+            parameters=[_ordered(p) for p in pipeline.parameters])
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"config.xml template error: {exc}") from exc
+
+
+def _ordered(parameter):
+    # Jenkins takes a choice parameter's first choice as its default.
+    if parameter.type != "choice":
+        return parameter
+    rest = [c for c in parameter.choices if c != parameter.default]
+    return parameter.__class__(**{**parameter.__dict__,
+                                  "choices": (parameter.default, *rest)})

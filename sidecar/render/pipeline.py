@@ -1,0 +1,110 @@
+"""Render one execution: Jenkinsfile, pod template and job config.xml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sidecar.config.inputs import ProjectSettings, RenderContext
+from sidecar.config.model import Pipeline, Stage, Step
+from sidecar.config.templates import TemplateSet
+from sidecar.errors import RenderError
+from sidecar.render.jenkinsfile import render_jenkinsfile
+from sidecar.render.jobxml import render_job_xml
+from sidecar.render.placement import Placement
+from sidecar.render.pod import assign_containers, build_pod, pod_yaml
+from sidecar.render.steps import StepPlan, plan_step
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Everything Jenkins needs for one execution."""
+
+    jenkinsfile: str
+    pod_yaml: str
+    config_xml: str
+    pod: dict[str, Any]
+
+
+def prepare(pipeline: Pipeline, context: RenderContext) -> Pipeline:
+    """The pipeline as it runs: a clone stage first when the repository is known."""
+    if pipeline.has_source:
+        if not context.git_url:
+            raise RenderError("sourceCodeConfig needs the repository URL (context gitUrl)")
+        return pipeline
+    if not context.git_url:
+        return pipeline
+    taken = {stage.name for stage in pipeline.stages}
+    name = "Clone" if "Clone" not in taken else "Clone-0"
+    clone = Stage(name=name, steps=(Step(kind="sourceCodeConfig", options={}),))
+    return Pipeline(**{**pipeline.__dict__, "stages": (clone, *pipeline.stages)})
+
+
+def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings,
+           placement: Placement, templates: TemplateSet) -> Rendered:
+    """Render a prepared pipeline for one execution; pure, no I/O."""
+    pipeline = prepare(pipeline, context)
+    plans = [plan_step(stage, (s, i), step, context=context, settings=settings,
+                       placement=placement, tools=templates.tools)
+             for s, stage in enumerate(pipeline.stages) for i, step in enumerate(stage.steps)]
+    plans, containers = assign_containers(plans)
+    pod = build_pod(templates.base_pod, pipeline, plans, containers,
+                    context=context, settings=settings, placement=placement)
+    pod_text = pod_yaml(pod)
+    jenkinsfile = render_jenkinsfile(
+        templates.jenkinsfile, pod_yaml=pod_text, timeout=_total_timeout(pipeline),
+        segments=_segments(pipeline, plans))
+    config_xml = render_job_xml(templates.job_xml, pipeline=pipeline, jenkinsfile=jenkinsfile,
+                                context=context)
+    return Rendered(jenkinsfile, pod_text, config_xml, pod)
+
+
+def _total_timeout(pipeline: Pipeline) -> int:
+    # The pipeline timeout bounds the work; time spent waiting for approvals is added.
+    waits = sum(stage.steps[0].options["timeout"] for stage in pipeline.stages if stage.is_approval)
+    return pipeline.timeout + waits
+
+
+def _segments(pipeline: Pipeline, plans: list[StepPlan]) -> list[dict]:
+    """Agent segments separated by approval stages, as the template walks them."""
+    by_stage: dict[int, list[StepPlan]] = {}
+    for plan in plans:
+        by_stage.setdefault(plan.key[0], []).append(plan)
+    clone = next((p.checkout for p in plans if p.checkout), None)
+    segments: list[dict] = []
+    for index, stage in enumerate(pipeline.stages):
+        view = _stage_view(stage, by_stage[index])
+        if stage.is_approval:
+            segments.append({"kind": "approval", "stage": view})
+            continue
+        if not segments or segments[-1]["kind"] != "agent":
+            number = sum(1 for s in segments if s["kind"] == "agent") + 1
+            segments.append({"kind": "agent", "name": f"agent-{number}", "stages": [],
+                             "reclone": clone if number > 1 else None,
+                             "reclone_name": f"Clone-{number}"})
+        segments[-1]["stages"].append(view)
+    for segment in segments:
+        if segment["kind"] == "agent":
+            segment["runs"] = any(stage["runs"] for stage in segment["stages"])
+    return segments
+
+
+def _stage_view(stage: Stage, plans: list[StepPlan]) -> dict:
+    steps = []
+    for plan in plans:
+        view = plan.__dict__.copy()
+        if plan.approval:
+            view["approval"] = _approval_view(plan, stage)
+        steps.append(view)
+    return {"name": stage.name, "runs": any(p.runs for p in plans), "steps": steps}
+
+
+def _approval_view(plan: StepPlan, stage: Stage) -> dict:
+    options = plan.approval
+    return {
+        "id": options.get("id") or f"approval-{plan.key[0]}-{plan.key[1]}",
+        "message": options["message"], "ok": options["ok"],
+        "submitter": ",".join(options["submitters"]),
+        "timeout": options["timeout"],
+        "parameters": [parameter.__dict__ for parameter in options["parameters"]],
+    }

@@ -1,0 +1,25 @@
+"""Where a run's pod should go and what node-local data it mounts, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+StepKey = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class CacheMount:
+    """One hostPath cache directory mounted into one step's container."""
+
+    volume: str
+    host_path: str
+    mount_path: str
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Cache mounts per step (stage index, step index) and the pod's node affinity."""
+
+    mounts: Mapping[StepKey, tuple[CacheMount, ...]] = field(default_factory=dict)
+    affinity: dict[str, Any] | None = None

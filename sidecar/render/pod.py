@@ -1,0 +1,111 @@
+"""Assemble the one self-contained agent pod of a run and emit it as YAML."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import replace
+from typing import Any
+
+import yaml
+
+from sidecar.config.inputs import ProjectSettings, RenderContext
+from sidecar.config.model import Pipeline
+from sidecar.render.naming import label_value
+from sidecar.render.placement import Placement
+from sidecar.render.steps import DEPLOY_KINDS, StepPlan, resources
+
+LABEL_PREFIX = "sidecar.jenkins.io"
+
+
+def assign_containers(plans: list[StepPlan]) -> tuple[list[StepPlan], list[dict]]:
+    """Give each running step a container; identical specs share the first one's name."""
+    by_spec: dict[str, str] = {}
+    containers: list[dict] = []
+    assigned = []
+    for plan in plans:
+        if plan.spec is None:
+            assigned.append(plan)
+            continue
+        key = json.dumps(plan.spec, sort_keys=True)
+        if key not in by_spec and plan.runs:
+            by_spec[key] = plan.name
+            containers.append({"name": plan.name, **plan.spec})
+        # A skipped step still names a container in the Jenkinsfile; it never runs there.
+        assigned.append(replace(plan, container=by_spec.get(key, plan.name)))
+    return assigned, containers
+
+
+def build_pod(base: dict, pipeline: Pipeline, plans: list[StepPlan], containers: list[dict], *,
+              context: RenderContext, settings: ProjectSettings, placement: Placement) -> dict:
+    """The agent pod: base template plus labels, containers, services, volumes, affinity."""
+    pod = copy.deepcopy(base)
+    metadata = pod.setdefault("metadata", {})
+    metadata.setdefault("labels", {}).update({
+        f"{LABEL_PREFIX}/project": label_value(context.project),
+        f"{LABEL_PREFIX}/pipeline": label_value(context.pipeline_id),
+        f"{LABEL_PREFIX}/execution": label_value(context.execution_id),
+    })
+    # Labels must be short and plain; the annotations keep the exact ids.
+    metadata.setdefault("annotations", {}).update({
+        f"{LABEL_PREFIX}/pipeline-id": context.pipeline_id,
+        f"{LABEL_PREFIX}/execution-id": context.execution_id,
+    })
+    spec = pod.setdefault("spec", {})
+    spec["serviceAccountName"] = settings.service_account
+    running = [plan for plan in plans if plan.runs]
+    if any(plan.kind in DEPLOY_KINDS for plan in running):
+        spec["automountServiceAccountToken"] = True
+    spec["containers"] = spec.get("containers", []) + containers + [
+        _service(service, settings) for service in pipeline.services]
+    volumes = _volumes(running, containers, placement)
+    if volumes:
+        spec["volumes"] = spec.get("volumes", []) + volumes
+    if placement.affinity:
+        spec["affinity"] = copy.deepcopy(placement.affinity)
+    return pod
+
+
+def _service(service, settings: ProjectSettings) -> dict[str, Any]:
+    container: dict[str, Any] = {"name": service.name, "image": service.image}
+    if service.command:
+        container["command"] = list(service.command)
+    if service.args:
+        container["args"] = list(service.args)
+    if service.env:
+        container["env"] = [{"name": k, "value": v} for k, v in service.env]
+    container["resources"] = resources(service.resources, settings)
+    return container
+
+
+def _volumes(running: list[StepPlan], containers: list[dict], placement: Placement) -> list[dict]:
+    """Volumes mounted by the pod's containers, each once, in first-use order."""
+    mounted = {m["name"] for c in containers for m in c.get("volumeMounts", [])}
+    volumes: dict[str, dict] = {}
+    for plan in running:
+        for mount in placement.mounts.get(plan.key, ()):
+            if mount.volume in mounted:
+                volumes.setdefault(mount.volume, {"name": mount.volume, "hostPath": {
+                    "path": mount.host_path, "type": "DirectoryOrCreate"}})
+        for volume in plan.volumes:
+            if volume["name"] in mounted:
+                volumes.setdefault(volume["name"], copy.deepcopy(volume))
+    return list(volumes.values())
+
+
+class _PodDumper(yaml.SafeDumper):
+    """Block style for multi-line strings, so scripts and manifests stay readable."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_PodDumper.add_representer(str, _represent_str)
+
+
+def pod_yaml(pod: dict) -> str:
+    """Emit the pod with a YAML emitter (never by pasting strings)."""
+    return yaml.dump(pod, Dumper=_PodDumper, sort_keys=False, allow_unicode=True,
+                     default_flow_style=False, width=100000)

@@ -1,0 +1,181 @@
+"""What each step runs and in which container: one `StepPlan` per config step.
+
+A step's container spec is computed on its own (image, env, secrets, cache mounts,
+resources); steps whose specs are identical share one container, so a pod has one
+container per distinct step configuration — per image in the common case — while a
+cache or secret is only ever mounted where the config asked for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from sidecar.config.inputs import ProjectSettings, RenderContext
+from sidecar.config.model import KANIKO_CACHE_DIR, Resources, Stage, Step
+from sidecar.config.when import when_matches
+from sidecar.render.placement import Placement, StepKey
+from sidecar.render.variables import cicd_env, cicd_variables, literal_env, substitute
+
+# Steps that talk to the Kubernetes API need the pod's service account token.
+DEPLOY_KINDS = ("applyYamlConfig", "applyAppConfig")
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """One step as the Jenkinsfile shows it."""
+
+    key: StepKey
+    name: str
+    kind: str
+    runs: bool
+    timeout: int | None
+    spec: dict[str, Any] | None = None        # container spec without its name
+    volumes: tuple[dict, ...] = ()            # extra pod volumes (secrets), besides caches
+    shell: str | None = None
+    script: str | None = None
+    checkout: dict[str, Any] | None = None
+    approval: dict[str, Any] | None = None
+    container: str | None = field(default=None, compare=False)
+
+
+def step_name(key: StepKey) -> str:
+    """The Jenkins stage name of a step; sync maps it back to (stage, step)."""
+    return f"step-{key[0]}-{key[1]}"
+
+
+def plan_step(stage: Stage, key: StepKey, step: Step, *, context: RenderContext,
+              settings: ProjectSettings, placement: Placement, tools: dict) -> StepPlan:
+    """Plan one step: whether it runs, its container spec and what it executes."""
+    runs = when_matches(stage.when, branch=context.branch, event=context.event) and \
+        when_matches(step.when, branch=context.branch, event=context.event)
+    base = dict(key=key, name=step_name(key), kind=step.kind, runs=runs, timeout=step.timeout)
+    if step.kind == "approvalConfig":
+        return StepPlan(**base, approval=dict(step.options))
+    if step.kind == "sourceCodeConfig":
+        return StepPlan(**base, checkout=_checkout(context), container="jnlp")
+    if step.kind == "runScriptConfig":
+        spec = _step_container(step, step.options["image"], ["cat"], [], key,
+                               context=context, settings=settings, placement=placement)
+        return StepPlan(**base, spec=spec, script=step.options["shellScript"])
+    tool_name, tool_env, volumes = _tool_parameters(stage, step, context)
+    tool = tools[tool_name]
+    spec = _step_container(step, tool["image"], tool.get("command", ["cat"]), tool_env, key,
+                           context=context, settings=settings, placement=placement)
+    spec["volumeMounts"] = spec.get("volumeMounts", []) + [
+        {"name": v["name"], "mountPath": v.pop("mountPath"), "readOnly": True} for v in volumes]
+    if spec["volumeMounts"] == []:
+        del spec["volumeMounts"]
+    return StepPlan(**base, spec=spec, volumes=tuple(volumes), shell=tool.get("shell"),
+                    script=tool["script"])
+
+
+def _step_container(step: Step, image: str, command: list[str], tool_env: list[dict],
+                    key: StepKey, *, context: RenderContext, settings: ProjectSettings,
+                    placement: Placement) -> dict[str, Any]:
+    env = cicd_env(context) + tool_env + [{"name": k, "value": v} for k, v in step.env]
+    if context.event != "pull_request":
+        # Secrets never reach code from a pull request (DESIGN §3).
+        env += [{"name": s.target_key,
+                 "valueFrom": {"secretKeyRef": {"name": s.source_name, "key": s.source_key}}}
+                for s in step.env_from]
+    spec: dict[str, Any] = {"image": image, "command": list(command), "tty": True, "env": env,
+                            "resources": resources(step.resources, settings)}
+    mounts = [{"name": m.volume, "mountPath": m.mount_path} for m in placement.mounts.get(key, ())]
+    if mounts:
+        spec["volumeMounts"] = mounts
+    if step.privileged:
+        spec["securityContext"] = {"privileged": True}
+    return spec
+
+
+def resources(own: Resources, settings: ProjectSettings) -> dict[str, dict[str, str]]:
+    """Requests and limits: the step's own values over the project's executor settings."""
+    return {
+        "requests": {"cpu": own.cpu_request or settings.executor_cpu_request,
+                     "memory": own.memory_request or settings.executor_memory_request},
+        "limits": {"cpu": own.cpu_limit or settings.executor_cpu_limit,
+                   "memory": own.memory_limit or settings.executor_memory_limit},
+    }
+
+
+def _checkout(context: RenderContext) -> dict[str, Any]:
+    # Fetch the ref into a fixed local name and build the recorded commit when known,
+    # so a push that lands during the run cannot change what is built.
+    fetched = "refs/remotes/origin/sidecar-build"
+    ref = context.ref or f"refs/heads/{context.branch}"
+    remote = {"url": context.git_url, "refspec": f"+{ref}:{fetched}"}
+    if context.git_credential_id:
+        remote["credentialsId"] = context.git_credential_id
+    return {"branch": context.commit or fetched, "remote": remote}
+
+
+def _tool_parameters(stage: Stage, step: Step, context: RenderContext) -> tuple[str, list[dict], list[dict]]:
+    """Tool name, its env entries and extra volumes for a built-in step type."""
+    variables = cicd_variables(context)
+    options = step.options
+    if step.kind == "publishImageConfig":
+        tag = substitute(options["tag"], variables)
+        registry = options["registry"].rstrip("/")
+        env = {
+            "PLUGIN_DOCKERFILE": options["dockerfilePath"],
+            "PLUGIN_CONTEXT": options["buildContext"],
+            "PLUGIN_DESTINATION": f"{registry}/{tag}" if registry else tag,
+            "PLUGIN_PUSH": "true" if options["pushRemote"] else "false",
+        }
+        if KANIKO_CACHE_DIR in stage.cache_paths(step):
+            env["PLUGIN_CACHE_DIR"] = KANIKO_CACHE_DIR
+        build_args = options.get("buildArgs", {})
+        if build_args:
+            env["PLUGIN_BUILD_ARGS"] = " ".join(build_args)
+            env.update({f"PLUGIN_BUILD_ARG_{k}": _text(v) for k, v in build_args.items()})
+        volumes = []
+        if options.get("credentialSecret") and context.event != "pull_request":
+            volumes.append({"name": f"docker-config-{options['credentialSecret']}"[:63],
+                            "mountPath": "/kaniko/.docker",
+                            "secret": {"secretName": options["credentialSecret"],
+                                       "items": [{"key": ".dockerconfigjson",
+                                                  "path": "config.json"}]}})
+        return "kaniko", _literal(env), volumes
+    if step.kind == "applyYamlConfig":
+        env = {"APPLY_NAMESPACE": options["namespace"]}
+        if "content" in options:
+            env["APPLY_CONTENT"] = substitute(options["content"], variables)
+        else:
+            env["APPLY_PATH"] = substitute(options["path"], variables)
+        return "kubectl", _literal(env), []
+    values = options["values"]
+    env = {
+        "HELM_RELEASE": substitute(options["releaseName"], variables),
+        "HELM_CHART": substitute(options["chart"], variables),
+        "HELM_NAMESPACE": options["namespace"],
+        "HELM_CHART_VERSION": substitute(options["version"], variables),
+        "HELM_REPO": options["repo"],
+        "HELM_VALUES_FILES": "\n".join([values] if isinstance(values, str) else values),
+        "HELM_SET_VALUES": _helm_overrides(options["set"], variables),
+        "HELM_WAIT": "true" if options["wait"] else "false",
+        "HELM_ROLLBACK_ON_FAILURE": "true" if options["rollbackOnFailure"] else "false",
+    }
+    return "helm", _literal(env), []
+
+
+def _helm_overrides(values: dict, variables: dict[str, str]) -> str:
+    """`set: {image.tag: v1}` as a values document, so no value is parsed by --set."""
+    tree: dict[str, Any] = {}
+    for dotted, value in values.items():
+        *parents, leaf = dotted.split(".")
+        node = tree
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = substitute(value, variables) if isinstance(value, str) else value
+    return yaml.safe_dump(tree, sort_keys=False) if tree else "{}\n"
+
+
+def _literal(env: dict[str, str]) -> list[dict]:
+    return [literal_env(name, value) for name, value in env.items()]
+
+
+def _text(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
