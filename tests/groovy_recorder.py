@@ -43,9 +43,9 @@ class GroovyRecorder:
 
     def close(self) -> None:
         """Stop the Groovy process."""
-        if self._process.stdin:
-            self._process.stdin.close()
+        self._process.stdin.close()
         self._process.wait(timeout=30)
+        self._process.stdout.close()
 
 
 def walk(calls: list[dict]) -> Iterator[dict]:

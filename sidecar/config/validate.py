@@ -40,15 +40,20 @@ def _explain(error: jsonschema.ValidationError, located: Located) -> list[Proble
     def at(message: str, where: ConfigPath = path, key: bool = False) -> Problem:
         return Problem(message, located.pos(where, key=key), format_path(where))
 
+    if error.validator in ("anyOf", "oneOf"):
+        # Errors inside the alternative whose shape matched say more than "none matched".
+        deeper = [sub for sub in error.context if sub.relative_path]
+        if deeper:
+            return [problem for sub in deeper for problem in _explain(sub, located)]
+    if list(error.schema_path)[-2:] == ["propertyNames", "pattern"]:
+        return [at(f"invalid name {instance!r}: expected letters, digits and '_', "
+                   "not starting with a digit", path + (instance,), key=True)]
     if error.validator == "additionalProperties":
         known = sorted(schema.get("properties", {}))
         return [at(_unknown_key(extra, known), path + (extra,), key=True)
                 for extra in instance if extra not in known]
     if error.validator == "required":
         return [at(f"missing required key {error.message.split(' is a required')[0]}")]
-    if error.validator == "propertyNames":
-        return [at(f"invalid name {instance!r}: expected letters, digits and '_', "
-                   "not starting with a digit", path + (instance,), key=True)]
     if expected:
         return [at(f"expected {expected}, got {_show(instance)}")]
     if error.validator == "type":

@@ -1,0 +1,39 @@
+"""Shared fixtures: golden scenarios, loaded templates and one Groovy 2.4 process."""
+
+from __future__ import annotations
+
+from operator import attrgetter
+
+import pytest
+
+from groovy_recorder import GroovyRecorder
+from scenarios import scenario_list
+from sidecar.config.templates import load_templates
+
+SCENARIOS = scenario_list()
+
+
+@pytest.fixture(scope="session")
+def templates():
+    """The shipped templates, read once."""
+    return load_templates()
+
+
+@pytest.fixture(scope="session")
+def groovy():
+    """A Groovy 2.4 process that compiles and records Jenkinsfiles."""
+    recorder = GroovyRecorder()
+    yield recorder
+    recorder.close()
+
+
+@pytest.fixture(params=SCENARIOS, ids=attrgetter("name"))
+def scenario(request):
+    """Each golden case in turn."""
+    return request.param
+
+
+@pytest.fixture(params=[s for s in SCENARIOS if not s.expects_error], ids=attrgetter("name"))
+def rendering_scenario(request):
+    """Each golden case that renders."""
+    return request.param
