@@ -10,8 +10,9 @@ from typing import Any
 import jsonschema
 
 from sidecar.config import model
+from sidecar.config.build import build_pipeline
 from sidecar.config.loader import ConfigPath, Located, format_path
-from sidecar.config.schema import PIPELINE, STEP_TYPES, pipeline_schema
+from sidecar.config.schema import STEP_TYPES, pipeline_schema
 from sidecar.errors import ConfigError, Problem
 
 # Names the renderer gives its own Jenkins stages; user stages must not take them.
@@ -111,7 +112,7 @@ def validate_pipeline(located: Located) -> model.Pipeline:
         problems = _semantic_problems(located)
     if problems:
         raise ConfigError(problems)
-    return _build_pipeline(data)
+    return build_pipeline(data)
 
 
 def _semantic_problems(located: Located) -> list[Problem]:
@@ -158,9 +159,13 @@ def _check_step(step: dict, path: ConfigPath, stage_size: int, stage_index: int,
         report("applyYamlConfig needs exactly one of 'path' or 'content'", path + (kind,), key=True)
     if kind == "approvalConfig":
         _check_parameters(options.get("parameters", []), path + (kind, "parameters"), report)
+        for index, submitter in enumerate(options["submitters"]):
+            if "," in submitter:
+                report("a submitter name cannot contain ','; list each one separately",
+                       path + (kind, "submitters", index))
     _check_cache(step.get("cache"), path + ("cache",), report)
-    _check_unique(step.get("envFrom", []), "targetKey", "environment variable",
-                  path + ("envFrom",), report)
+    targets = [{"name": e.get("targetKey") or e["sourceKey"]} for e in step.get("envFrom", [])]
+    _check_unique(targets, "name", "environment variable", path + ("envFrom",), report)
 
 
 def _check_cache(cache: dict | None, path: ConfigPath, report) -> None:
@@ -193,148 +198,10 @@ def _check_parameters(parameters: list[dict], path: ConfigPath, report) -> None:
 def _check_unique(items: list[dict], key: str, what: str, path: ConfigPath, report) -> None:
     seen: set = set()
     for index, item in enumerate(items):
-        value = item.get(key, item.get("sourceKey")) if key == "targetKey" else item.get(key)
-        if value in seen:
-            report(f"duplicate {what} {value!r}", path + (index, key if key in item else "sourceKey"))
-        seen.add(value)
+        if item.get(key) in seen:
+            report(f"duplicate {what} {item.get(key)!r}", path + (index,))
+        seen.add(item.get(key))
 
 
 def _has_control(value: Any) -> bool:
     return isinstance(value, str) and any(ord(c) < 32 and c not in "\t\n\r" for c in value)
-
-
-def _build_pipeline(data: dict) -> model.Pipeline:
-    return model.Pipeline(
-        stages=tuple(_build_stage(stage) for stage in data["stages"]),
-        services=tuple(_build_service(service) for service in data.get("services", [])),
-        parameters=tuple(_build_parameter(p) for p in data.get("parameters", [])),
-        timeout=data.get("timeout", 60),
-        branch=_constraint(data.get("branch")),
-        notification=_build_notification(data.get("notification")),
-        discarder=_build_discarder(data.get("discarder")),
-    )
-
-
-def _build_stage(stage: dict) -> model.Stage:
-    return model.Stage(
-        name=stage["name"],
-        steps=tuple(_build_step(step) for step in stage["steps"]),
-        when=_build_when(stage.get("when")),
-        cache=_build_cache(stage.get("cache")),
-    )
-
-
-def _build_step(step: dict) -> model.Step:
-    kind = next(kind for kind in STEP_TYPES if kind in step)
-    options = {**_step_defaults(kind), **(step[kind] or {})}
-    if kind == "approvalConfig":
-        options["parameters"] = tuple(_build_parameter(p) for p in options["parameters"])
-    return model.Step(
-        kind=kind,
-        options=options,
-        env=_env(step.get("env")),
-        env_from=tuple(model.SecretEnv(e["sourceName"], e["sourceKey"],
-                                       e.get("targetKey") or e["sourceKey"])
-                       for e in step.get("envFrom", [])),
-        cache=_build_cache(step.get("cache")),
-        when=_build_when(step.get("when")),
-        timeout=step.get("timeout"),
-        privileged=step.get("privileged", False),
-        resources=_build_resources(step),
-    )
-
-
-def _step_defaults(kind: str) -> dict:
-    return {
-        "publishImageConfig": {"dockerfilePath": "./Dockerfile", "buildContext": ".",
-                               "registry": "", "pushRemote": True},
-        "applyYamlConfig": {"namespace": ""},
-        "applyAppConfig": {"namespace": "", "version": "", "repo": "", "values": [],
-                           "set": {}, "rollbackOnFailure": False, "wait": True},
-        "approvalConfig": {"ok": "Proceed", "timeout": 60, "parameters": []},
-    }.get(kind, {})
-
-
-def _build_service(service: dict) -> model.Service:
-    return model.Service(
-        name=service["name"], image=service["image"], env=_env(service.get("env")),
-        command=tuple(service.get("command", ())), args=tuple(service.get("args", ())),
-        resources=_build_resources(service),
-    )
-
-
-def _build_parameter(parameter: dict) -> model.Parameter:
-    kind = parameter.get("type", "string")
-    default = parameter.get("default", False if kind == "boolean" else "")
-    choices = tuple(_scalar(c) for c in parameter.get("choices", ()))
-    if kind == "choice" and "default" not in parameter:
-        default = choices[0]
-    return model.Parameter(
-        name=parameter["name"], type=kind,
-        default=default if kind == "boolean" else _scalar(default),
-        description=parameter.get("description", ""), choices=choices,
-    )
-
-
-def _build_notification(data: dict | None) -> model.Notification | None:
-    if data is None:
-        return None
-    condition = _constraint(data.get("condition"))
-    return model.Notification(
-        recipients=tuple((r["recipient"], r["notifier"]) for r in data.get("recipients", [])),
-        message=data.get("message", ""),
-        condition=condition.include if condition else (),
-    )
-
-
-def _build_discarder(data: dict | None) -> model.Discarder | None:
-    if data is None:
-        return None
-    return model.Discarder(data.get("daysToKeep"), data.get("numToKeep"))
-
-
-def _build_when(data: dict | None) -> model.When | None:
-    if data is None:
-        return None
-    return model.When(branch=_constraint(data.get("branch")), event=_constraint(data.get("event")))
-
-
-def _build_cache(data: dict | None) -> model.Cache | None:
-    if data is None:
-        return None
-    return model.Cache(enabled=data.get("enabled", True), paths=tuple(data.get("paths", ())))
-
-
-def _build_resources(data: dict) -> model.Resources:
-    def quantity(key: str) -> str | None:
-        return None if data.get(key) is None else _scalar(data[key])
-    return model.Resources(quantity("cpuRequest"), quantity("cpuLimit"),
-                           quantity("memoryRequest"), quantity("memoryLimit"))
-
-
-def _constraint(data: Any) -> model.Constraint | None:
-    if data is None:
-        return None
-    if isinstance(data, dict):
-        return model.Constraint(_strings(data.get("include")), _strings(data.get("exclude")))
-    return model.Constraint(_strings(data))
-
-
-def _strings(data: Any) -> tuple[str, ...]:
-    if data is None:
-        return ()
-    return tuple(data) if isinstance(data, list) else (data,)
-
-
-def _env(data: dict | None) -> tuple[tuple[str, str], ...]:
-    return tuple((name, _scalar(value)) for name, value in (data or {}).items())
-
-
-def _scalar(value: Any) -> str:
-    """YAML scalars as the text a container sees: true/false, not Python's True/False."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-__all__ = ["validate_pipeline", "schema_problems", "PIPELINE"]

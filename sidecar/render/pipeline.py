@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sidecar.config.inputs import ProjectSettings, RenderContext
@@ -37,7 +37,7 @@ def prepare(pipeline: Pipeline, context: RenderContext) -> Pipeline:
     taken = {stage.name for stage in pipeline.stages}
     name = "Clone" if "Clone" not in taken else "Clone-0"
     clone = Stage(name=name, steps=(Step(kind="sourceCodeConfig", options={}),))
-    return Pipeline(**{**pipeline.__dict__, "stages": (clone, *pipeline.stages)})
+    return replace(pipeline, stages=(clone, *pipeline.stages))
 
 
 def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings,

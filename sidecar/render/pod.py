@@ -97,8 +97,16 @@ class _PodDumper(yaml.SafeDumper):
     """Block style for multi-line strings, so scripts and manifests stay readable."""
 
 
+# PyYAML writes these raw inside plain or quoted scalars, where YAML 1.1 reads them back
+# as line breaks; double quotes make it escape them (\N, \L, \P).
+_UNICODE_BREAKS = ("\x85", "\u2028", "\u2029")
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    if any(char in value for char in _UNICODE_BREAKS):
+        style = '"'
+    else:
+        style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
