@@ -89,7 +89,8 @@ def test_user_strings_survive_groovy(groovy, templates, script, name, value, ima
     "", "plain", "it's", "back\\slash", "\\u0027", "\\\\u0027", "${x}", "'''", "a\nb",
     "ends with backslash\\", "ends with quote'", "\r", "\x00\x01\x7f", "\u0085\u2028\u2029",
     "😀 astral", "$/ dollar slashy /$", "\\\n",
-])
+    "x" * 70000, ("é'\n\\😀" * 30000), "a" * 9999 + "😀" + "b" * 30000,
+], ids=lambda text: repr(text[:20]) + f"..{len(text)}" if len(text) > 40 else repr(text))
 def test_groovy_string_round_trips(groovy, text):
     calls = groovy.record(f"sh(script: {groovy_string(text)})")
     assert calls[0]["args"][0]["script"] == text

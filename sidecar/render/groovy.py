@@ -9,13 +9,18 @@ escapes it would turn into a quote, a backslash or a line break are never emitte
 a user's own text ``\\u0027`` gets its backslash doubled and stays text.
 
 Multi-line values use the triple-quoted form with real line breaks, which keeps
-scripts readable in the Jenkinsfile; the escaping is identical otherwise.
+scripts readable in the Jenkinsfile; the escaping is identical otherwise. A class file
+holds at most 65535 bytes per string constant, so long values (big pod templates)
+become a parenthesised concatenation of shorter literals.
 """
 
 from __future__ import annotations
 
 from markupsafe import Markup
 
+# Code points per literal: even at 6 modified-UTF-8 bytes per astral character
+# (a surrogate pair), one chunk stays below the 65535-byte constant limit.
+CHUNK = 10000
 _NAMED = {"\\": "\\\\", "'": "\\'", "\t": "\\t", "\b": "\\b", "\f": "\\f", "\r": "\\r"}
 
 
@@ -31,10 +36,17 @@ def groovy_string(value: str) -> GroovyLiteral:
     """Quote any text as a Groovy string literal that evaluates to exactly that text."""
     if not isinstance(value, str):
         raise TypeError(f"only text can be quoted for Groovy, not {type(value).__name__}")
+    if len(value) > CHUNK:
+        parts = [_literal(value[i:i + CHUNK]) for i in range(0, len(value), CHUNK)]
+        return GroovyLiteral("(" + " + ".join(parts) + ")")
+    return GroovyLiteral(_literal(value))
+
+
+def _literal(value: str) -> str:
     multiline = "\n" in value
     body = "".join(_escape(char, multiline) for char in value)
     quote = "'''" if multiline else "'"
-    return GroovyLiteral(f"{quote}{body}{quote}")
+    return f"{quote}{body}{quote}"
 
 
 def _escape(char: str, multiline: bool) -> str:
