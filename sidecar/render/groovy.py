@@ -16,12 +16,19 @@ become a parenthesised concatenation of shorter literals.
 
 from __future__ import annotations
 
+import re
+
 from markupsafe import Markup
 
 # Code points per literal: even at 6 modified-UTF-8 bytes per astral character
 # (a surrogate pair), one chunk stays below the 65535-byte constant limit.
 CHUNK = 10000
-_NAMED = {"\\": "\\\\", "'": "\\'", "\t": "\\t", "\b": "\\b", "\f": "\\f", "\r": "\\r"}
+_NAMED = {"\\": "\\\\", "'": "\\'", "\t": "\\t", "\b": "\\b", "\f": "\\f", "\r": "\\r",
+          "\n": "\\n"}
+# Everything but printable ASCII other than quote and backslash needs an escape;
+# in the triple-quoted form a line break may stay as it is.
+_NEEDS_ESCAPE = re.compile(r"[^ -&(-\[\]-~]")
+_NEEDS_ESCAPE_MULTILINE = re.compile(r"[^ -&(-\[\]-~\n]")
 
 
 class GroovyLiteral(Markup):
@@ -43,20 +50,16 @@ def groovy_string(value: str) -> GroovyLiteral:
 
 
 def _literal(value: str) -> str:
-    multiline = "\n" in value
-    body = "".join(_escape(char, multiline) for char in value)
-    quote = "'''" if multiline else "'"
-    return f"{quote}{body}{quote}"
+    if "\n" in value:
+        return "'''" + _NEEDS_ESCAPE_MULTILINE.sub(_escape, value) + "'''"
+    return "'" + _NEEDS_ESCAPE.sub(_escape, value) + "'"
 
 
-def _escape(char: str, multiline: bool) -> str:
+def _escape(match: re.Match) -> str:
+    char = match.group(0)
     if char in _NAMED:
         return _NAMED[char]
-    if char == "\n":
-        return "\n" if multiline else "\\n"
     code = ord(char)
-    if 32 <= code < 127:
-        return char
     if code < 0x10000:
         return f"\\u{code:04x}"
     high, low = divmod(code - 0x10000, 0x400)

@@ -8,6 +8,7 @@ becomes Groovy code" a property of the environment rather than of template care.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import jinja2
@@ -53,10 +54,15 @@ def jenkinsfile_environment() -> jinja2.Environment:
     return env
 
 
+@lru_cache(maxsize=8)
+def _compiled(template_text: str) -> jinja2.Template:
+    # Compiling costs more than rendering; template texts rarely change in a process.
+    return jenkinsfile_environment().from_string(template_text)
+
+
 def render_jenkinsfile(template_text: str, **values: Any) -> str:
     """Render the Jenkinsfile template with the prepared view of a run."""
     try:
-        template = jenkinsfile_environment().from_string(template_text)
-        return str(template.render(**values))
+        return str(_compiled(template_text).render(**values))
     except jinja2.TemplateError as exc:
         raise RenderError(f"Jenkinsfile template error: {exc}") from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import jinja2
 
 from sidecar.config.inputs import RenderContext
@@ -12,16 +14,21 @@ from sidecar.errors import RenderError
 def render_job_xml(template_text: str, *, pipeline: Pipeline, jenkinsfile: str,
                    context: RenderContext) -> str:
     """A WorkflowJob with the script sandboxed, parameters and build discarder."""
-    # Autoescape on: every value is XML-escaped. The Jenkinsfile is ASCII, and parameter
-    # texts were checked for control characters XML 1.0 cannot hold.
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     try:
-        return env.from_string(template_text).render(
+        return _compiled(template_text).render(
             pipeline=pipeline, jenkinsfile=jenkinsfile, context=context,
             parameters=[_ordered(p) for p in pipeline.parameters])
     except jinja2.TemplateError as exc:
         raise RenderError(f"config.xml template error: {exc}") from exc
+
+
+@lru_cache(maxsize=8)
+def _compiled(template_text: str) -> jinja2.Template:
+    # Autoescape on: every value is XML-escaped. The Jenkinsfile is ASCII, and parameter
+    # texts were checked for control characters XML 1.0 cannot hold.
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    return env.from_string(template_text)
 
 
 def _ordered(parameter):

@@ -93,7 +93,7 @@ def _volumes(running: list[StepPlan], containers: list[dict], placement: Placeme
     return list(volumes.values())
 
 
-class _PodDumper(yaml.SafeDumper):
+class _PodDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # libyaml's when present
     """Block style for multi-line strings, so scripts and manifests stay readable."""
 
 
