@@ -13,8 +13,7 @@ from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.model import Pipeline
 from sidecar.render.naming import path_segment, short_hash
 from sidecar.render.placement import CacheMount, StepKey
-
-UNTRUSTED_EVENTS = ("pull_request",)
+from sidecar.render.steps import UNTRUSTED_EVENTS
 
 
 def cache_scope(context: RenderContext) -> str:

@@ -157,6 +157,13 @@ def _check_step(step: dict, path: ConfigPath, stage_size: int, stage_index: int,
         report("sourceCodeConfig must be in the first stage", path + (kind,), key=True)
     if kind == "applyYamlConfig" and ("path" in options) == ("content" in options):
         report("applyYamlConfig needs exactly one of 'path' or 'content'", path + (kind,), key=True)
+    if kind == "applyAppConfig":
+        keys = set(options.get("set", {}))
+        for key in sorted(keys):
+            parents = {key.rsplit(".", n)[0] for n in range(1, key.count(".") + 1)}
+            for parent in sorted(parents & keys):
+                report(f"'{parent}' is set both as a value and as the parent of '{key}'",
+                       path + (kind, "set", key), key=True)
     if kind == "approvalConfig":
         _check_parameters(options.get("parameters", []), path + (kind, "parameters"), report)
         for index, submitter in enumerate(options["submitters"]):

@@ -19,6 +19,8 @@ from sidecar.config.when import when_matches
 from sidecar.render.placement import Placement, StepKey
 from sidecar.render.variables import cicd_env, cicd_variables, literal_env, substitute
 
+# Events whose code is not trusted with secrets.
+UNTRUSTED_EVENTS = ("pull_request",)
 # Steps that talk to the Kubernetes API need the pod's service account token.
 DEPLOY_KINDS = ("applyYamlConfig", "applyAppConfig")
 
@@ -60,23 +62,24 @@ def plan_step(stage: Stage, key: StepKey, step: Step, *, context: RenderContext,
         spec = _step_container(step, step.options["image"], ["cat"], [], key,
                                context=context, settings=settings, placement=placement)
         return StepPlan(**base, spec=spec, script=step.options["shellScript"])
-    tool_name, tool_env, volumes = _tool_parameters(stage, step, context)
+    tool_name, tool_env, secrets = _TOOL_STEPS[step.kind](stage, step, context)
     tool = tools[tool_name]
-    spec = _step_container(step, tool["image"], tool.get("command", ["cat"]), tool_env, key,
+    spec = _step_container(step, tool["image"], tool.get("command", ["cat"]),
+                           [literal_env(k, v) for k, v in tool_env.items()], key,
                            context=context, settings=settings, placement=placement)
-    spec["volumeMounts"] = spec.get("volumeMounts", []) + [
-        {"name": v["name"], "mountPath": v.pop("mountPath"), "readOnly": True} for v in volumes]
-    if spec["volumeMounts"] == []:
-        del spec["volumeMounts"]
-    return StepPlan(**base, spec=spec, volumes=tuple(volumes), shell=tool.get("shell"),
-                    script=tool["script"])
+    if secrets:
+        spec["volumeMounts"] = spec.get("volumeMounts", []) + [
+            {"name": volume["name"], "mountPath": path, "readOnly": True}
+            for volume, path in secrets]
+    return StepPlan(**base, spec=spec, volumes=tuple(volume for volume, _ in secrets),
+                    shell=tool.get("shell"), script=tool["script"])
 
 
 def _step_container(step: Step, image: str, command: list[str], tool_env: list[dict],
                     key: StepKey, *, context: RenderContext, settings: ProjectSettings,
                     placement: Placement) -> dict[str, Any]:
     env = cicd_env(context) + tool_env + [{"name": k, "value": v} for k, v in step.env]
-    if context.event != "pull_request":
+    if context.event not in UNTRUSTED_EVENTS:
         # Secrets never reach code from a pull request (DESIGN §3).
         env += [{"name": s.target_key,
                  "valueFrom": {"secretKeyRef": {"name": s.source_name, "key": s.source_key}}}
@@ -112,42 +115,49 @@ def _checkout(context: RenderContext) -> dict[str, Any]:
     return {"branch": context.commit or fetched, "remote": remote}
 
 
-def _tool_parameters(stage: Stage, step: Step, context: RenderContext) -> tuple[str, list[dict], list[dict]]:
-    """Tool name, its env entries and extra volumes for a built-in step type."""
-    variables = cicd_variables(context)
+# A tool step's parameters: tool name, environment, and (secret volume, mount path) pairs.
+ToolCall = tuple[str, dict[str, str], list[tuple[dict, str]]]
+
+
+def _kaniko(stage: Stage, step: Step, context: RenderContext) -> ToolCall:
     options = step.options
-    if step.kind == "publishImageConfig":
-        tag = substitute(options["tag"], variables)
-        registry = options["registry"].rstrip("/")
-        env = {
-            "PLUGIN_DOCKERFILE": options["dockerfilePath"],
-            "PLUGIN_CONTEXT": options["buildContext"],
-            "PLUGIN_DESTINATION": f"{registry}/{tag}" if registry else tag,
-            "PLUGIN_PUSH": "true" if options["pushRemote"] else "false",
-        }
-        if KANIKO_CACHE_DIR in stage.cache_paths(step):
-            env["PLUGIN_CACHE_DIR"] = KANIKO_CACHE_DIR
-        build_args = options.get("buildArgs", {})
-        if build_args:
-            env["PLUGIN_BUILD_ARGS"] = " ".join(build_args)
-            env.update({f"PLUGIN_BUILD_ARG_{k}": _text(v) for k, v in build_args.items()})
-        volumes = []
-        if options.get("credentialSecret") and context.event != "pull_request":
-            volumes.append({"name": f"docker-config-{options['credentialSecret']}"[:63],
-                            "mountPath": "/kaniko/.docker",
-                            "secret": {"secretName": options["credentialSecret"],
-                                       "items": [{"key": ".dockerconfigjson",
-                                                  "path": "config.json"}]}})
-        return "kaniko", _literal(env), volumes
-    if step.kind == "applyYamlConfig":
-        env = {"APPLY_NAMESPACE": options["namespace"]}
-        if "content" in options:
-            env["APPLY_CONTENT"] = substitute(options["content"], variables)
-        else:
-            env["APPLY_PATH"] = substitute(options["path"], variables)
-        return "kubectl", _literal(env), []
-    values = options["values"]
+    tag = substitute(options["tag"], cicd_variables(context))
+    registry = options["registry"].rstrip("/")
     env = {
+        "PLUGIN_DOCKERFILE": options["dockerfilePath"],
+        "PLUGIN_CONTEXT": options["buildContext"],
+        "PLUGIN_DESTINATION": f"{registry}/{tag}" if registry else tag,
+        "PLUGIN_PUSH": "true" if options["pushRemote"] else "false",
+    }
+    if KANIKO_CACHE_DIR in stage.cache_paths(step):
+        env["PLUGIN_CACHE_DIR"] = KANIKO_CACHE_DIR
+    build_args = options.get("buildArgs", {})
+    if build_args:
+        env["PLUGIN_BUILD_ARGS"] = " ".join(build_args)
+        env.update({f"PLUGIN_BUILD_ARG_{k}": _text(v) for k, v in build_args.items()})
+    secrets = []
+    if options.get("credentialSecret") and context.event not in UNTRUSTED_EVENTS:
+        name = options["credentialSecret"]
+        secrets.append(({"name": f"docker-config-{name}"[:63], "secret": {
+            "secretName": name, "items": [{"key": ".dockerconfigjson", "path": "config.json"}]}},
+            "/kaniko/.docker"))
+    return "kaniko", env, secrets
+
+
+def _kubectl(stage: Stage, step: Step, context: RenderContext) -> ToolCall:
+    options, variables = step.options, cicd_variables(context)
+    env = {"APPLY_NAMESPACE": options["namespace"]}
+    if "content" in options:
+        env["APPLY_CONTENT"] = substitute(options["content"], variables)
+    else:
+        env["APPLY_PATH"] = substitute(options["path"], variables)
+    return "kubectl", env, []
+
+
+def _helm(stage: Stage, step: Step, context: RenderContext) -> ToolCall:
+    options, variables = step.options, cicd_variables(context)
+    values = options["values"]
+    return "helm", {
         "HELM_RELEASE": substitute(options["releaseName"], variables),
         "HELM_CHART": substitute(options["chart"], variables),
         "HELM_NAMESPACE": options["namespace"],
@@ -157,8 +167,11 @@ def _tool_parameters(stage: Stage, step: Step, context: RenderContext) -> tuple[
         "HELM_SET_VALUES": _helm_overrides(options["set"], variables),
         "HELM_WAIT": "true" if options["wait"] else "false",
         "HELM_ROLLBACK_ON_FAILURE": "true" if options["rollbackOnFailure"] else "false",
-    }
-    return "helm", _literal(env), []
+    }, []
+
+
+_TOOL_STEPS = {"publishImageConfig": _kaniko, "applyYamlConfig": _kubectl,
+               "applyAppConfig": _helm}
 
 
 def _helm_overrides(values: dict, variables: dict[str, str]) -> str:
@@ -171,10 +184,6 @@ def _helm_overrides(values: dict, variables: dict[str, str]) -> str:
             node = node.setdefault(part, {})
         node[leaf] = substitute(value, variables) if isinstance(value, str) else value
     return yaml.safe_dump(tree, sort_keys=False) if tree else "{}\n"
-
-
-def _literal(env: dict[str, str]) -> list[dict]:
-    return [literal_env(name, value) for name, value in env.items()]
 
 
 def _text(value: Any) -> str:
