@@ -7,13 +7,18 @@ export JAVA_HOME ?= /usr/lib/jvm/default-java
 
 .PHONY: run test install system-deps lint bench clean
 
+# The service with its embedded defaults: SQLite in build/, the example pipelines, no Jenkins.
 run: install
-	$(BIN)/jenkins-sidecar render examples/java-maven.yml --context examples/context.yml --out build/java-maven
-	@echo "Rendered examples/java-maven.yml into build/java-maven/ (Jenkinsfile, pod.yaml, config.xml)"
+	mkdir -p build
+	SIDECAR_DATABASE_URL=$${SIDECAR_DATABASE_URL:-sqlite:///build/jenkins-sidecar.db} \
+	SIDECAR_EXAMPLES_DIR=$${SIDECAR_EXAMPLES_DIR:-examples} \
+	$(BIN)/jenkins-sidecar serve
 
+# Every store test runs on SQLite and on PostgreSQL; a reachable server is required.
 test: install system-deps
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest
+	postgres_url=$$(scripts/ensure-postgres.sh) && \
+	SIDECAR_TEST_POSTGRES=$$postgres_url SIDECAR_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
 
 install: $(VENV)/.installed
 

@@ -1,4 +1,4 @@
-"""Command line: render, validate and publish the schema of pipeline configs.
+"""Command line: render and validate configs, publish the schema, run the service.
 
 Errors of the sidecar's own types are printed once, one ``FILE:LINE:COL: message``
 line each, with exit status 2; anything else is a bug and keeps its traceback.
@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
 
     schema_cmd = commands.add_parser("schema", help="print the JSON Schema of the config format")
     schema_cmd.set_defaults(handler=_schema)
+
+    serve_cmd = commands.add_parser("serve", help="run the HTTP service (settings: SIDECAR_*)")
+    serve_cmd.add_argument("--bind", default=os.environ.get("SIDECAR_BIND", "127.0.0.1:8080"),
+                           help="address:port to listen on")
+    serve_cmd.add_argument("--threads", type=int, default=8, help="request threads")
+    serve_cmd.set_defaults(handler=_serve)
     return parser
 
 
@@ -89,6 +95,16 @@ def _validate(args: argparse.Namespace) -> int:
     pipeline = config.load_pipeline(args.config)
     steps = sum(len(stage.steps) for stage in pipeline.stages)
     print(f"{args.config}: valid ({len(pipeline.stages)} stages, {steps} steps)")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sidecar.app import create_app
+    from sidecar.server import run_gunicorn
+
+    # Built before gunicorn starts, so a bad setting is one clear line, not a worker crash.
+    app = create_app()
+    run_gunicorn(app, bind=args.bind, threads=args.threads)
     return 0
 
 

@@ -6,8 +6,10 @@ from operator import attrgetter
 
 import pytest
 
+from databases import postgres_database, sqlite_url
 from groovy_recorder import GroovyRecorder
 from scenarios import scenario_list
+from sidecar.app import create_app
 from sidecar.config.templates import load_templates
 
 SCENARIOS = scenario_list()
@@ -37,3 +39,26 @@ def scenario(request):
 def rendering_scenario(request):
     """Each golden case that renders."""
     return request.param
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A fresh, empty database of each supported kind."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+    else:
+        yield from postgres_database()
+
+
+@pytest.fixture
+def app(database_url):
+    """An app on a fresh database, without Jenkins."""
+    app = create_app({"TESTING": True, "database_url": database_url})
+    yield app
+    app.extensions["sidecar"].store.dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the app."""
+    return app.test_client()

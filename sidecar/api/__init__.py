@@ -1,0 +1,1 @@
+"""Flask blueprints: thin views over the engine, one blueprint per resource."""

@@ -1,0 +1,48 @@
+"""Native API for pipelines: /api/v1/pipelines."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from sidecar.api.context import json_body, sidecar
+from sidecar.engine import pipelines
+
+bp = Blueprint("pipelines", __name__, url_prefix="/api/v1/pipelines")
+
+
+@bp.get("")
+def list_pipelines():
+    """Pipelines, optionally of one project (?project=)."""
+    with sidecar().store.session() as session:
+        found = pipelines.listing(session, request.args.get("project"))
+        return jsonify([pipelines.view(p) for p in found])
+
+
+@bp.post("")
+def create_pipeline():
+    """Create a pipeline. :raise 400: bad fields or config; :raise 409: it exists."""
+    with sidecar().store.session() as session:
+        pipeline = pipelines.create(session, json_body())
+        return jsonify(pipelines.view(pipeline)), 201
+
+
+@bp.get("/<pipeline_id>")
+def get_pipeline(pipeline_id: str):
+    """One pipeline. :raise 404: unknown id."""
+    with sidecar().store.session() as session:
+        return jsonify(pipelines.view(pipelines.get(session, pipeline_id)))
+
+
+@bp.put("/<pipeline_id>")
+def update_pipeline(pipeline_id: str):
+    """Change a pipeline's source or triggers. :raise 400, 404:"""
+    with sidecar().store.session() as session:
+        return jsonify(pipelines.view(pipelines.update(session, pipeline_id, json_body())))
+
+
+@bp.delete("/<pipeline_id>")
+def delete_pipeline(pipeline_id: str):
+    """Delete a pipeline without executions. :raise 404, 409:"""
+    with sidecar().store.session() as session:
+        pipelines.delete(session, pipeline_id)
+    return "", 204

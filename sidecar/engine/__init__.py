@@ -1,0 +1,1 @@
+"""Pipelines and executions: the service logic between the HTTP layer and the store."""

@@ -1,0 +1,138 @@
+"""Create, change, list and remove pipelines; their inline configs are validated on the way in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sidecar import config
+from sidecar.errors import ConfigError, Problem, SidecarError
+from sidecar.store.models import Pipeline
+
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+FIELDS = {"repositoryUrl": "repository_url", "configPath": "config_path",
+          "inlineConfig": "inline_config", "webhookSecret": "webhook_secret",
+          "triggers": "triggers"}
+
+
+class NotFound(SidecarError):
+    """The requested object does not exist."""
+
+
+class Conflict(SidecarError):
+    """The object exists already."""
+
+
+@dataclass(frozen=True)
+class PipelineView:
+    """What the API shows of a pipeline (never its webhook secret)."""
+
+    id: str
+    project: str
+    name: str
+    repositoryUrl: str
+    configPath: str
+    inlineConfig: str | None
+    triggers: dict
+    nextRun: int
+    lastRunState: str | None
+    hasWebhookSecret: bool
+
+
+def view(pipeline: Pipeline) -> PipelineView:
+    """The public view of a stored pipeline."""
+    return PipelineView(pipeline.id, pipeline.project, pipeline.name, pipeline.repository_url,
+                        pipeline.config_path, pipeline.inline_config, pipeline.triggers or {},
+                        pipeline.next_run, pipeline.last_run_state, bool(pipeline.webhook_secret))
+
+
+def create(session: Session, body: dict[str, Any]) -> Pipeline:
+    """Store a new pipeline; raise ConfigError for bad fields, Conflict when it exists."""
+    project, name = body.get("project", "default"), body.get("name")
+    problems = [Problem(f"{key} must be lowercase letters, digits and '-' (at most 63)")
+                for key, value in (("project", project), ("name", name))
+                if not isinstance(value, str) or not NAME.match(value)]
+    problems += _field_problems(body, allowed={"project", "name", *FIELDS})
+    if problems:
+        raise ConfigError(problems)
+    pipeline_id = f"{project}:{name}"
+    if session.get(Pipeline, pipeline_id) is not None:
+        raise Conflict(f"pipeline {pipeline_id} exists already")
+    pipeline = Pipeline(id=pipeline_id, project=project, name=name)
+    _apply(pipeline, body)
+    session.add(pipeline)
+    session.flush()
+    return pipeline
+
+
+def update(session: Session, pipeline_id: str, body: dict[str, Any]) -> Pipeline:
+    """Change a pipeline's source and trigger fields."""
+    pipeline = get(session, pipeline_id)
+    problems = _field_problems(body, allowed=set(FIELDS))
+    if problems:
+        raise ConfigError(problems)
+    _apply(pipeline, body)
+    return pipeline
+
+
+def get(session: Session, pipeline_id: str) -> Pipeline:
+    """A pipeline by id. :raise NotFound: when there is none."""
+    pipeline = session.get(Pipeline, pipeline_id)
+    if pipeline is None:
+        raise NotFound(f"pipeline {pipeline_id} not found")
+    return pipeline
+
+
+def listing(session: Session, project: str | None = None) -> list[Pipeline]:
+    """Pipelines, optionally of one project, by id."""
+    query = select(Pipeline).order_by(Pipeline.id)
+    if project:
+        query = query.where(Pipeline.project == project)
+    return list(session.scalars(query))
+
+
+def delete(session: Session, pipeline_id: str) -> None:
+    """Remove a pipeline that has no executions."""
+    pipeline = get(session, pipeline_id)
+    if pipeline.executions:
+        raise Conflict(f"pipeline {pipeline_id} has executions; it cannot be deleted")
+    session.delete(pipeline)
+
+
+def load_examples(session: Session, directory: Path) -> int:
+    """Store every example config of a directory as an inline pipeline; returns how many."""
+    count = 0
+    for path in sorted(directory.glob("*.yml")):
+        if path.name == "context.yml" or session.get(Pipeline, f"examples:{path.stem}"):
+            continue
+        create(session, {"project": "examples", "name": path.stem,
+                         "inlineConfig": path.read_text(encoding="utf-8")})
+        count += 1
+    return count
+
+
+def _field_problems(body: dict[str, Any], *, allowed: set[str]) -> list[Problem]:
+    problems = [Problem(f"unknown field '{key}'") for key in body if key not in allowed]
+    for key in ("repositoryUrl", "configPath", "inlineConfig", "webhookSecret"):
+        if key in body and not isinstance(body[key], (str, type(None))):
+            problems.append(Problem(f"{key} must be a string"))
+    if "triggers" in body and not isinstance(body["triggers"], dict):
+        problems.append(Problem("triggers must be an object"))
+    if isinstance(body.get("inlineConfig"), str):
+        try:
+            config.parse_pipeline(body["inlineConfig"], "inlineConfig")
+        except ConfigError as exc:
+            problems += exc.problems
+    return problems
+
+
+def _apply(pipeline: Pipeline, body: dict[str, Any]) -> None:
+    for key, attribute in FIELDS.items():
+        if key in body:
+            setattr(pipeline, attribute, body[key] if body[key] is not None else
+                    (None if key == "inlineConfig" else ""))

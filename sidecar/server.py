@@ -1,0 +1,25 @@
+"""Run the app under gunicorn in-process: one worker (the sync loop lives once), threads."""
+
+from __future__ import annotations
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):
+    def __init__(self, app: Flask, options: dict):
+        self._app, self._options = app, options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self._options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        return self._app
+
+
+def run_gunicorn(app: Flask, *, bind: str, threads: int) -> None:
+    """Serve app until stopped; access log to stdout, errors to stderr."""
+    _Gunicorn(app, {"bind": bind, "workers": 1, "worker_class": "gthread", "threads": threads,
+                    "accesslog": "-", "errorlog": "-"}).run()

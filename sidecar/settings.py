@@ -1,0 +1,95 @@
+"""Service settings: typed, documented, read from ``SIDECAR_*`` environment variables.
+
+Each field's metadata carries its meaning; ``SIDECAR_<FIELD_NAME_UPPER>`` sets it. A
+bad value stops start-up with one line per problem rather than falling back silently.
+Secrets (Jenkins token and password) never appear in ``repr``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from sidecar.errors import ConfigError, Problem
+
+PREFIX = "SIDECAR_"
+
+
+def _setting(default: Any, doc: str, *, secret: bool = False) -> Any:
+    return field(default=default, repr=not secret, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """Everything the running service needs to know about its surroundings."""
+
+    database_url: str = _setting("sqlite:///jenkins-sidecar.db",
+                                 "SQLAlchemy URL; SQLite by default, postgresql+psycopg://… supported")
+    jenkins_url: str = _setting("", "Jenkins base URL; empty means not configured")
+    jenkins_user: str = _setting("", "Jenkins user the sidecar acts as")
+    jenkins_token: str = _setting("", "API token of that user (preferred: no crumb needed)",
+                                  secret=True)
+    jenkins_password: str = _setting("", "password, if no token (crumb + session cookie)",
+                                     secret=True)
+    jenkins_timeout: float = _setting(10.0, "seconds per Jenkins request")
+    sync_interval: float = _setting(3.0, "seconds between two sync cycles")
+    agent_namespace: str = _setting("jenkins-agents", "namespace of the agent pods")
+    jenkinsfile_templates_dir: str = _setting("", "directory of Jenkinsfile.j2 and config.xml.j2")
+    podtemplates_dir: str = _setting("", "directory of base.yaml and tools.yaml")
+    examples_dir: str = _setting("", "load every *.yml here as a pipeline at start (demo)")
+
+    def validate(self) -> None:
+        """Fail with every problem at once when a value cannot work."""
+        problems = []
+        if self.jenkins_timeout <= 0:
+            problems.append(_problem("jenkins_timeout", "must be more than 0 seconds"))
+        if self.sync_interval <= 0:
+            problems.append(_problem("sync_interval", "must be more than 0 seconds"))
+        if self.jenkins_url and not self.jenkins_url.startswith(("http://", "https://")):
+            problems.append(_problem("jenkins_url", "must start with http:// or https://"))
+        if self.jenkins_url and not (self.jenkins_token or self.jenkins_password):
+            problems.append(_problem("jenkins_token", "is needed (or a password) with a Jenkins URL"))
+        if problems:
+            raise ConfigError(problems)
+
+
+def env_name(name: str) -> str:
+    """The environment variable that sets a field."""
+    return PREFIX + name.upper()
+
+
+def _problem(name: str, message: str) -> Problem:
+    return Problem(f"{env_name(name)} {message}")
+
+
+def settings_from(environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+                  ) -> ServiceSettings:
+    """Settings from SIDECAR_* variables, then explicit overrides (tests); validated."""
+    values: dict[str, Any] = {}
+    problems = []
+    for item in dataclasses.fields(ServiceSettings):
+        raw = environ.get(env_name(item.name))
+        if raw is None:
+            continue
+        try:
+            values[item.name] = _convert(raw, item.type)
+        except ValueError as exc:
+            problems.append(_problem(item.name, f"{exc}, got {raw!r}"))
+    unknown = sorted(k for k in environ if k.startswith(PREFIX) and k[len(PREFIX):].lower()
+                     not in {f.name for f in dataclasses.fields(ServiceSettings)})
+    problems += [Problem(f"{name} is not a setting") for name in unknown]
+    if problems:
+        raise ConfigError(problems)
+    settings = dataclasses.replace(ServiceSettings(), **values, **(overrides or {}))
+    settings.validate()
+    return settings
+
+
+def _convert(raw: str, declared: str) -> Any:
+    if declared == "float":
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError("must be a number") from None
+    return raw

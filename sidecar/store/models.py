@@ -1,0 +1,168 @@
+"""Tables of DESIGN §6. Times are timezone-aware UTC; states are the names of DESIGN §6."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+EXECUTION_STATES = ("Waiting", "Queueing", "Building", "Pending", "Success", "Failed",
+                    "Aborted", "Denied", "Timeout")
+STEP_STATES = EXECUTION_STATES + ("Skipped",)
+END_STATES = ("Success", "Failed", "Aborted", "Denied", "Timeout")
+
+
+def utcnow() -> datetime:
+    """Now, in UTC, with its time zone."""
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the sidecar's tables."""
+
+
+class Pipeline(Base):
+    """A pipeline: where its config comes from, how it is triggered, its run counter."""
+
+    __tablename__ = "pipelines"
+    __table_args__ = (UniqueConstraint("project", "name"),)
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    project: Mapped[str] = mapped_column(String(100), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    repository_url: Mapped[str] = mapped_column(String(2000), default="")
+    config_path: Mapped[str] = mapped_column(String(500), default=".jenkins-sidecar.yml")
+    inline_config: Mapped[str | None] = mapped_column(Text)
+    webhook_secret: Mapped[str] = mapped_column(String(200), default="")
+    triggers: Mapped[dict] = mapped_column(JSON, default=dict)
+    next_run: Mapped[int] = mapped_column(Integer, default=1)
+    last_run_state: Mapped[str | None] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 onupdate=utcnow)
+
+    executions: Mapped[list[Execution]] = relationship(back_populates="pipeline")
+
+
+class Execution(Base):
+    """One run of a pipeline, from trigger to end state."""
+
+    __tablename__ = "executions"
+    __table_args__ = (UniqueConstraint("pipeline_id", "run"),)
+
+    id: Mapped[str] = mapped_column(String(300), primary_key=True)
+    pipeline_id: Mapped[str] = mapped_column(ForeignKey("pipelines.id"), index=True)
+    project: Mapped[str] = mapped_column(String(100), index=True)
+    run: Mapped[int] = mapped_column(Integer)
+    trigger_type: Mapped[str] = mapped_column(String(20), default="user")
+    event: Mapped[str] = mapped_column(String(20), default="manual")
+    branch: Mapped[str] = mapped_column(String(500), default="")
+    ref: Mapped[str] = mapped_column(String(500), default="")
+    commit: Mapped[str] = mapped_column(String(100), default="")
+    message: Mapped[str] = mapped_column(Text, default="")
+    parameters: Mapped[dict] = mapped_column(JSON, default=dict)
+    config_snapshot: Mapped[str] = mapped_column(Text, default="")
+    jenkinsfile: Mapped[str | None] = mapped_column(Text)
+    pod_yaml: Mapped[str | None] = mapped_column(Text)
+    jenkins_job: Mapped[str | None] = mapped_column(String(300))
+    jenkins_queue_id: Mapped[int | None] = mapped_column(BigInteger)
+    jenkins_build: Mapped[int | None] = mapped_column(Integer)
+    node_name: Mapped[str | None] = mapped_column(String(300))
+    state: Mapped[str] = mapped_column(String(20), default="Waiting", index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    callback_token_hash: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 index=True)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    pipeline: Mapped[Pipeline] = relationship(back_populates="executions")
+    steps: Mapped[list[StepState]] = relationship(
+        back_populates="execution", order_by="(StepState.stage_index, StepState.step_index)",
+        cascade="all, delete-orphan")
+
+
+class StepState(Base):
+    """State and times of one config step (stage index, step index) of an execution."""
+
+    __tablename__ = "step_states"
+
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), primary_key=True)
+    stage_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stage_name: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(20), default="Waiting")
+    jenkins_node_id: Mapped[str | None] = mapped_column(String(50))
+    log_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    execution: Mapped[Execution] = relationship(back_populates="steps")
+
+
+class Setting(Base):
+    """A per-project setting; the project 'default' holds the defaults."""
+
+    __tablename__ = "settings"
+
+    project: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
+
+
+class ScheduledInfo(Base):
+    """Where an execution's agent pod ran: the history behind node affinity."""
+
+    __tablename__ = "scheduled_info"
+
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), primary_key=True)
+    pipeline_id: Mapped[str] = mapped_column(ForeignKey("pipelines.id"), index=True)
+    node_name: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(20), default="api")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Approval(Base):
+    """A pause for a human decision, and the decision with who, when and parameters."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), index=True)
+    stage_index: Mapped[int] = mapped_column(Integer)
+    step_index: Mapped[int] = mapped_column(Integer)
+    input_id: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text)
+    submitters: Mapped[list] = mapped_column(JSON, default=list)
+    parameters: Mapped[list] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(20), default="Pending")
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decision: Mapped[dict | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    timeout_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LogChunk(Base):
+    """A piece of a step's archived log, in order by offset."""
+
+    __tablename__ = "log_chunks"
+
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), primary_key=True)
+    stage_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_index: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class WebhookDelivery(Base):
+    """A delivery already handled, so a redelivery starts nothing new."""
+
+    __tablename__ = "webhook_deliveries"
+
+    provider: Mapped[str] = mapped_column(String(20), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    pipeline_id: Mapped[str | None] = mapped_column(String(255))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
