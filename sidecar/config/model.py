@@ -8,11 +8,17 @@ each step type reads only its own few keys.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 # kaniko keeps base image layers here (--cache-dir); cached when a publish step caches.
 KANIKO_CACHE_DIR = "/cache"
+
+
+def helm_key_path(key: str) -> tuple[str, ...]:
+    """A helm `--set` key as its path of names: dots separate, ``\\.`` is a literal dot."""
+    return tuple(part.replace("\\.", ".") for part in re.split(r"(?<!\\)\.", key))
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import jsonschema
 from sidecar.config import model
 from sidecar.config.build import build_pipeline
 from sidecar.config.loader import ConfigPath, Located, format_path
+from sidecar.config.model import helm_key_path
+from sidecar.config.quantity import parse_quantity
 from sidecar.config.schema import STEP_TYPES, pipeline_schema
 from sidecar.errors import ConfigError, Problem
 
@@ -137,6 +139,7 @@ def _semantic_problems(located: Located) -> list[Problem]:
             _check_step(step, ("stages", s, "steps", i), len(stage["steps"]), s, report)
     _check_unique(data.get("services", []), "name", "service name", ("services",), report)
     for index, service in enumerate(data.get("services", [])):
+        _check_resources(service, ("services", index), report)
         if RESERVED_CONTAINER.match(service["name"]):
             report(f"service name {service['name']!r} is reserved for the sidecar's containers",
                    ("services", index, "name"))
@@ -158,12 +161,12 @@ def _check_step(step: dict, path: ConfigPath, stage_size: int, stage_index: int,
     if kind == "applyYamlConfig" and ("path" in options) == ("content" in options):
         report("applyYamlConfig needs exactly one of 'path' or 'content'", path + (kind,), key=True)
     if kind == "applyAppConfig":
-        keys = set(options.get("set", {}))
-        for key in sorted(keys):
-            parents = {key.rsplit(".", n)[0] for n in range(1, key.count(".") + 1)}
-            for parent in sorted(parents & keys):
-                report(f"'{parent}' is set both as a value and as the parent of '{key}'",
-                       path + (kind, "set", key), key=True)
+        paths = {helm_key_path(key): key for key in options.get("set", {})}
+        for parts, key in sorted(paths.items()):
+            for depth in range(1, len(parts)):
+                if parts[:depth] in paths:
+                    report(f"'{paths[parts[:depth]]}' is set both as a value and as the "
+                           f"parent of '{key}'", path + (kind, "set", key), key=True)
     if kind == "approvalConfig":
         _check_parameters(options.get("parameters", []), path + (kind, "parameters"), report)
         for index, submitter in enumerate(options["submitters"]):
@@ -171,8 +174,18 @@ def _check_step(step: dict, path: ConfigPath, stage_size: int, stage_index: int,
                 report("a submitter name cannot contain ','; list each one separately",
                        path + (kind, "submitters", index))
     _check_cache(step.get("cache"), path + ("cache",), report)
+    _check_resources(step, path, report)
     targets = [{"name": e.get("targetKey") or e["sourceKey"]} for e in step.get("envFrom", [])]
     _check_unique(targets, "name", "environment variable", path + ("envFrom",), report)
+
+
+def _check_resources(owner: dict, path: ConfigPath, report) -> None:
+    for resource in ("cpu", "memory"):
+        request, limit = owner.get(f"{resource}Request"), owner.get(f"{resource}Limit")
+        if request is not None and limit is not None and \
+                parse_quantity(request) > parse_quantity(limit):
+            report(f"{resource}Request {request} is more than {resource}Limit {limit}",
+                   path + (f"{resource}Request",))
 
 
 def _check_cache(cache: dict | None, path: ConfigPath, report) -> None:

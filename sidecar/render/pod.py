@@ -13,7 +13,7 @@ from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.model import Pipeline
 from sidecar.render.naming import label_value
 from sidecar.render.placement import Placement
-from sidecar.render.steps import DEPLOY_KINDS, StepPlan, resources
+from sidecar.render.steps import StepPlan, resources
 
 LABEL_PREFIX = "sidecar.jenkins.io"
 
@@ -54,8 +54,6 @@ def build_pod(base: dict, pipeline: Pipeline, plans: list[StepPlan], containers:
     spec = pod.setdefault("spec", {})
     spec["serviceAccountName"] = settings.service_account
     running = [plan for plan in plans if plan.runs]
-    if any(plan.kind in DEPLOY_KINDS for plan in running):
-        spec["automountServiceAccountToken"] = True
     spec["containers"] = spec.get("containers", []) + containers + [
         _service(service, settings) for service in pipeline.services]
     volumes = _volumes(running, containers, placement)

@@ -14,15 +14,23 @@ from typing import Any
 import yaml
 
 from sidecar.config.inputs import ProjectSettings, RenderContext
-from sidecar.config.model import KANIKO_CACHE_DIR, Resources, Stage, Step
+from sidecar.config.model import KANIKO_CACHE_DIR, Resources, Stage, Step, helm_key_path
+from sidecar.config.quantity import parse_quantity
 from sidecar.config.when import when_matches
 from sidecar.render.placement import Placement, StepKey
 from sidecar.render.variables import cicd_env, cicd_variables, literal_env, substitute
 
 # Events whose code is not trusted with secrets.
 UNTRUSTED_EVENTS = ("pull_request",)
-# Steps that talk to the Kubernetes API need the pod's service account token.
-DEPLOY_KINDS = ("applyYamlConfig", "applyAppConfig")
+# The service account token, mounted only into the containers of deploying steps (the
+# pod itself does not automount it): what kubelet would project, but not everywhere.
+API_ACCESS_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+API_ACCESS_VOLUME = {"name": "kube-api-access", "projected": {"defaultMode": 0o444, "sources": [
+    {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+    {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
+        "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+]}}
 
 
 @dataclass(frozen=True)
@@ -96,12 +104,29 @@ def _step_container(step: Step, image: str, command: list[str], tool_env: list[d
 
 def resources(own: Resources, settings: ProjectSettings) -> dict[str, dict[str, str]]:
     """Requests and limits: the step's own values over the project's executor settings."""
-    return {
-        "requests": {"cpu": own.cpu_request or settings.executor_cpu_request,
-                     "memory": own.memory_request or settings.executor_memory_request},
-        "limits": {"cpu": own.cpu_limit or settings.executor_cpu_limit,
-                   "memory": own.memory_limit or settings.executor_memory_limit},
-    }
+    cpu = _fit(own.cpu_request, own.cpu_limit,
+               settings.executor_cpu_request, settings.executor_cpu_limit)
+    memory = _fit(own.memory_request, own.memory_limit,
+                  settings.executor_memory_request, settings.executor_memory_limit)
+    return {"requests": {"cpu": cpu[0], "memory": memory[0]},
+            "limits": {"cpu": cpu[1], "memory": memory[1]}}
+
+
+def _fit(request: str | None, limit: str | None, default_request: str,
+         default_limit: str) -> tuple[str, str]:
+    """Request and limit, where a default never contradicts the step's own value.
+
+    Kubernetes rejects a pod whose request exceeds its limit: a step asking for more
+    than the default limit gets its request as limit, and a step limited below the
+    default request gets its limit as request.
+    """
+    chosen_request, chosen_limit = request or default_request, limit or default_limit
+    if parse_quantity(chosen_request) > parse_quantity(chosen_limit):
+        if limit is None:
+            chosen_limit = chosen_request
+        elif request is None:
+            chosen_request = chosen_limit
+    return chosen_request, chosen_limit
 
 
 def _checkout(context: RenderContext) -> dict[str, Any]:
@@ -151,7 +176,7 @@ def _kubectl(stage: Stage, step: Step, context: RenderContext) -> ToolCall:
         env["APPLY_CONTENT"] = substitute(options["content"], variables)
     else:
         env["APPLY_PATH"] = substitute(options["path"], variables)
-    return "kubectl", env, []
+    return "kubectl", env, [(API_ACCESS_VOLUME, API_ACCESS_PATH)]
 
 
 def _helm(stage: Stage, step: Step, context: RenderContext) -> ToolCall:
@@ -167,7 +192,7 @@ def _helm(stage: Stage, step: Step, context: RenderContext) -> ToolCall:
         "HELM_SET_VALUES": _helm_overrides(options["set"], variables),
         "HELM_WAIT": "true" if options["wait"] else "false",
         "HELM_ROLLBACK_ON_FAILURE": "true" if options["rollbackOnFailure"] else "false",
-    }, []
+    }, [(API_ACCESS_VOLUME, API_ACCESS_PATH)]
 
 
 _TOOL_STEPS = {"publishImageConfig": _kaniko, "applyYamlConfig": _kubectl,
@@ -178,7 +203,7 @@ def _helm_overrides(values: dict, variables: dict[str, str]) -> str:
     """`set: {image.tag: v1}` as a values document, so no value is parsed by --set."""
     tree: dict[str, Any] = {}
     for dotted, value in values.items():
-        *parents, leaf = dotted.split(".")
+        *parents, leaf = helm_key_path(dotted)
         node = tree
         for part in parents:
             node = node.setdefault(part, {})
