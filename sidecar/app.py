@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from sidecar.api import errors, health, pipelines, render
+from sidecar.api import errors, executions, health, pipelines, render
 from sidecar.config.templates import TemplateSet, load_templates
 from sidecar.engine import pipelines as pipeline_service
 from sidecar.settings import ServiceSettings, settings_from
@@ -49,6 +49,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         log.info("loaded %d example pipelines from %s", added, settings.examples_dir)
     app.extensions["sidecar"] = Sidecar(settings, store, templates)
     errors.register(app)
-    for blueprint in (health.bp, pipelines.bp, render.bp):
+    for blueprint in (health.bp, pipelines.bp, executions.bp, render.bp):
         app.register_blueprint(blueprint)
     return app

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, DateTime, ForeignKey, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text,
+                        UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 EXECUTION_STATES = ("Waiting", "Queueing", "Building", "Pending", "Success", "Failed",
@@ -72,6 +72,7 @@ class Execution(Base):
     node_name: Mapped[str | None] = mapped_column(String(300))
     state: Mapped[str] = mapped_column(String(20), default="Waiting", index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
+    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     callback_token_hash: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  index=True)

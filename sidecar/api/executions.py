@@ -1,0 +1,78 @@
+"""Native API for executions and project settings."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from sidecar.api.context import json_body, sidecar
+from sidecar.engine import executions, projects
+from sidecar.errors import ConfigError, Problem
+
+bp = Blueprint("executions", __name__, url_prefix="/api/v1")
+_TRIGGER_FIELDS = {"event", "branch", "ref", "commit", "message", "parameters", "config"}
+
+
+@bp.post("/pipelines/<pipeline_id>/executions")
+def trigger(pipeline_id: str):
+    """Start a run: {branch, commit, ref, event, message, parameters, config?}. :raise 400,404,409:"""
+    body = json_body()
+    unknown = sorted(set(body) - _TRIGGER_FIELDS)
+    if unknown or not isinstance(body.get("parameters", {}), dict):
+        raise ConfigError([Problem(f"unknown field '{k}'") for k in unknown] or
+                          [Problem("parameters must be an object")])
+    trigger_request = executions.TriggerRequest(
+        event=str(body.get("event", "manual")), branch=str(body.get("branch", "main")),
+        ref=str(body.get("ref", "")), commit=str(body.get("commit", "")),
+        message=str(body.get("message", "")), parameters=body.get("parameters", {}),
+        config_text=body.get("config") if isinstance(body.get("config"), str) else None)
+    with sidecar().store.session() as session:
+        execution = executions.trigger(session, pipeline_id, trigger_request)
+        return jsonify(executions.view(execution)), 201
+
+
+@bp.get("/executions")
+def list_executions():
+    """Executions, newest first (?pipeline=, ?state=, ?limit=)."""
+    limit = request.args.get("limit", "100")
+    if not limit.isdigit() or not 0 < int(limit) <= 1000:
+        raise ConfigError(Problem("limit must be a number from 1 to 1000"))
+    with sidecar().store.session() as session:
+        found = executions.listing(session, pipeline_id=request.args.get("pipeline"),
+                                   state=request.args.get("state"), limit=int(limit))
+        return jsonify([executions.view(e) for e in found])
+
+
+@bp.get("/executions/<execution_id>")
+def get_execution(execution_id: str):
+    """One execution with its steps. :raise 404:"""
+    with sidecar().store.session() as session:
+        return jsonify(executions.view(executions.get(session, execution_id)))
+
+
+@bp.post("/executions/<execution_id>/stop")
+def stop(execution_id: str):
+    """Stop a run. :raise 404: unknown; :raise 409: already ended"""
+    with sidecar().store.session() as session:
+        return jsonify(executions.view(executions.request_stop(session, execution_id)))
+
+
+@bp.post("/executions/<execution_id>/rerun")
+def rerun(execution_id: str):
+    """A new run with the same config, commit and parameters. :raise 404:"""
+    with sidecar().store.session() as session:
+        return jsonify(executions.view(executions.rerun(session, execution_id))), 201
+
+
+@bp.get("/settings/<project>")
+def get_settings(project: str):
+    """A project's effective settings."""
+    with sidecar().store.session() as session:
+        return jsonify(projects.settings_view(projects.project_settings(session, project)))
+
+
+@bp.put("/settings/<project>")
+def put_settings(project: str):
+    """Change a project's settings (null removes one). :raise 400:"""
+    with sidecar().store.session() as session:
+        return jsonify(projects.settings_view(
+            projects.update_settings(session, project, json_body())))

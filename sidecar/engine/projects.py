@@ -1,0 +1,46 @@
+"""Per-project settings (DESIGN §6): stored values over the 'default' project's, over built-ins."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sidecar.config.inputs import ProjectSettings, from_located
+from sidecar.config.loader import Located
+from sidecar.store.models import Setting
+
+DEFAULT_PROJECT = "default"
+
+
+def project_settings(session: Session, project: str) -> ProjectSettings:
+    """The effective settings of a project."""
+    rows = session.scalars(select(Setting).where(Setting.project.in_([DEFAULT_PROJECT, project])))
+    values: dict[str, Any] = {}
+    for row in sorted(rows, key=lambda r: r.project != DEFAULT_PROJECT):
+        values[row.name] = json.loads(row.value)
+    return from_located(ProjectSettings, Located(values, f"settings of {project}"))
+
+
+def update_settings(session: Session, project: str, values: dict[str, Any]) -> ProjectSettings:
+    """Store settings for a project (validated together with what it has); None removes one."""
+    current = {row.name: json.loads(row.value) for row in session.scalars(
+        select(Setting).where(Setting.project == project))}
+    merged = {**current, **{k: v for k, v in values.items() if v is not None}}
+    for key in [k for k, v in values.items() if v is None]:
+        merged.pop(key, None)
+    from_located(ProjectSettings, Located(merged, "settings"))  # raises ConfigError
+    for row in session.scalars(select(Setting).where(Setting.project == project)):
+        session.delete(row)
+    session.flush()
+    session.add_all(Setting(project=project, name=k, value=json.dumps(v)) for k, v in merged.items())
+    session.flush()
+    return project_settings(session, project)
+
+
+def settings_view(settings: ProjectSettings) -> dict[str, Any]:
+    """Settings as the API shows them: the YAML keys."""
+    return {f.metadata["key"]: getattr(settings, f.name) for f in dataclasses.fields(settings)}
