@@ -1,0 +1,18 @@
+"""The Jenkins client: the only package that talks to Jenkins (DESIGN section 7).
+
+Callers use ``JenkinsClient`` and catch ``JenkinsError``; ``JenkinsUnavailable`` means try
+again later and never fails a build by itself.
+"""
+
+from sidecar.jenkins.client import JenkinsClient
+from sidecar.jenkins.errors import (JenkinsAuthError, JenkinsError, JenkinsNotFound,
+                                    JenkinsRequestError, JenkinsUnavailable)
+from sidecar.jenkins.models import (InputField, InputRequest, LogChunk, QueueState, RunState,
+                                    StageState)
+
+__all__ = [
+    "JenkinsClient",
+    "JenkinsError", "JenkinsUnavailable", "JenkinsAuthError", "JenkinsNotFound",
+    "JenkinsRequestError",
+    "QueueState", "RunState", "StageState", "LogChunk", "InputRequest", "InputField",
+]

@@ -1,0 +1,147 @@
+"""What the Jenkins client returns: small frozen dataclasses parsed from Jenkins' JSON.
+
+The parsers accept the shapes documented in reference/blueocean-api.md (classic queue API,
+Pipeline Stage View ``wfapi``) and tolerate missing optional fields; a document that is not
+the expected shape at all raises ``ValueError``, which the client turns into a
+``JenkinsRequestError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# wfapi StatusExt. SKIPPED is in the plugin's enum too (declarative ``when``), although
+# older documentation lists only the first seven.
+STATUSES = frozenset({"NOT_EXECUTED", "ABORTED", "SUCCESS", "IN_PROGRESS",
+                      "PAUSED_PENDING_INPUT", "FAILED", "UNSTABLE", "SKIPPED"})
+RUNNING = frozenset({"IN_PROGRESS", "PAUSED_PENDING_INPUT"})
+
+
+@dataclass(frozen=True)
+class QueueState:
+    """A queue item: still waiting (``why``), cancelled, or left with a build number."""
+
+    cancelled: bool
+    build_number: int | None
+    why: str | None
+
+
+@dataclass(frozen=True)
+class StageState:
+    """One stage of a run as wfapi reports it."""
+
+    id: str
+    name: str
+    status: str
+    start_time_millis: int
+    duration_millis: int
+    error: str | None = None
+    log_node_ids: tuple[str, ...] = ()
+    """Flow nodes in the stage that carry a log (wfapi ``stageFlowNodes``, at most 100)."""
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A build of a pipeline job: overall wfapi status, timing and stages."""
+
+    status: str
+    start_time_millis: int
+    duration_millis: int
+    stages: tuple[StageState, ...]
+
+    @property
+    def finished(self) -> bool:
+        """True once the status can no longer change."""
+        return self.status not in RUNNING
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """A piece of a progressive log and where to continue reading."""
+
+    text: str
+    next_start: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class InputField:
+    """A parameter an input step asks for."""
+
+    name: str
+    type: str
+    description: str | None = None
+    default: Any = None
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InputRequest:
+    """An input step waiting for an answer."""
+
+    id: str
+    message: str
+    proceed_text: str | None
+    inputs: tuple[InputField, ...]
+    proceed_url: str
+    abort_url: str
+
+
+def queue_state(doc: dict[str, Any]) -> QueueState:
+    """From ``/queue/item/N/api/json``; only a LeftItem has ``cancelled`` and ``executable``."""
+    executable = _mapping(doc).get("executable") or {}
+    number = executable.get("number") if isinstance(executable, dict) else None
+    return QueueState(cancelled=bool(doc.get("cancelled", False)),
+                      build_number=int(number) if number is not None else None,
+                      why=doc.get("why"))
+
+
+def run_state(doc: dict[str, Any]) -> RunState:
+    """From ``/job/X/N/wfapi/describe`` (RunExt)."""
+    stages = tuple(_stage(stage) for stage in _mapping(doc).get("stages") or ())
+    return RunState(status=_status(doc), start_time_millis=int(doc.get("startTimeMillis", 0)),
+                    duration_millis=int(doc.get("durationMillis", 0)), stages=stages)
+
+
+def input_requests(doc: list[Any]) -> list[InputRequest]:
+    """From ``/job/X/N/wfapi/pendingInputActions`` (a list of PendingInputActionsExt)."""
+    if not isinstance(doc, list):
+        raise ValueError("expected a JSON array of pending inputs")
+    return [InputRequest(id=str(item["id"]), message=str(item.get("message") or ""),
+                         proceed_text=item.get("proceedText"),
+                         inputs=tuple(_field(field) for field in item.get("inputs") or ()),
+                         proceed_url=str(item.get("proceedUrl") or ""),
+                         abort_url=str(item.get("abortUrl") or ""))
+            for item in map(_mapping, doc)]
+
+
+def _stage(doc: dict[str, Any]) -> StageState:
+    error = _mapping(doc).get("error") or {}
+    logs = tuple(str(node["id"]) for node in doc.get("stageFlowNodes") or ()
+                 if "log" in (node.get("_links") or {}))
+    return StageState(id=str(doc["id"]), name=str(doc.get("name", "")), status=_status(doc),
+                      start_time_millis=int(doc.get("startTimeMillis", 0)),
+                      duration_millis=int(doc.get("durationMillis", 0)),
+                      error=error.get("message") if isinstance(error, dict) else None,
+                      log_node_ids=logs)
+
+
+def _field(doc: dict[str, Any]) -> InputField:
+    definition = _mapping(doc).get("definition") or {}
+    return InputField(name=str(doc["name"]), type=str(doc.get("type", "")),
+                      description=doc.get("description"), default=definition.get("defaultVal"),
+                      choices=tuple(definition.get("choices") or ()))
+
+
+def _status(doc: dict[str, Any]) -> str:
+    status = doc.get("status")
+    if not isinstance(status, str):
+        raise ValueError("wfapi document without a status")
+    return status
+
+
+def _mapping(doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise ValueError("expected a JSON object")
+    return doc
