@@ -18,7 +18,7 @@ run: install
 test: install system-deps
 	$(BIN)/lint-imports --no-cache
 	postgres_url=$$(scripts/ensure-postgres.sh) && \
-	SIDECAR_TEST_POSTGRES=$$postgres_url SIDECAR_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
+	TEST_POSTGRES_URL=$$postgres_url TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
 
 install: $(VENV)/.installed
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -13,6 +14,8 @@ from flask import Flask
 from sidecar.api import errors, executions, health, pipelines, render
 from sidecar.config.templates import TemplateSet, load_templates
 from sidecar.engine import pipelines as pipeline_service
+from sidecar.engine.loop import Engine
+from sidecar.jenkins import JenkinsClient, JenkinsError
 from sidecar.settings import ServiceSettings, settings_from
 from sidecar.store import Store
 
@@ -26,10 +29,29 @@ class Sidecar:
     settings: ServiceSettings
     store: Store
     templates: TemplateSet
+    jenkins: JenkinsClient | None = None
 
     def jenkins_status(self) -> str:
-        """'not configured' until a Jenkins URL is set; the engine reports reachability."""
-        return "not configured" if not self.settings.jenkins_url else "configured"
+        """'not configured', 'unreachable', or 'ok' with Jenkins' version."""
+        if self.jenkins is None:
+            return "not configured"
+        try:
+            return f"ok ({self.jenkins.ping()})"
+        except JenkinsError as exc:
+            log.warning("Jenkins is not reachable: %s", exc)
+            return "unreachable"
+
+    def start_engine(self) -> threading.Event | None:
+        """Run the engine loop in a daemon thread; set the returned event to stop it."""
+        if self.jenkins is None:
+            log.warning("no Jenkins configured (SIDECAR_JENKINS_URL): executions will wait")
+            return None
+        stop = threading.Event()
+        engine = Engine(store=self.store, jenkins=self.jenkins, templates=self.templates,
+                        interval=self.settings.sync_interval)
+        threading.Thread(target=engine.run, args=(stop,), name="sidecar-engine",
+                         daemon=True).start()
+        return stop
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -47,7 +69,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         with store.session() as session:
             added = pipeline_service.load_examples(session, Path(settings.examples_dir))
         log.info("loaded %d example pipelines from %s", added, settings.examples_dir)
-    app.extensions["sidecar"] = Sidecar(settings, store, templates)
+    jenkins = None
+    if settings.jenkins_url:
+        jenkins = JenkinsClient(url=settings.jenkins_url, user=settings.jenkins_user,
+                                token=settings.jenkins_token, password=settings.jenkins_password,
+                                timeout=settings.jenkins_timeout)
+    app.extensions["sidecar"] = Sidecar(settings, store, templates, jenkins)
     errors.register(app)
     for blueprint in (health.bp, pipelines.bp, executions.bp, render.bp):
         app.register_blueprint(blueprint)

@@ -59,8 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     schema_cmd.set_defaults(handler=_schema)
 
     serve_cmd = commands.add_parser("serve", help="run the HTTP service (settings: SIDECAR_*)")
-    serve_cmd.add_argument("--bind", default=os.environ.get("SIDECAR_BIND", "127.0.0.1:8080"),
-                           help="address:port to listen on")
+    serve_cmd.add_argument("--bind", help="address:port to listen on (SIDECAR_BIND)")
     serve_cmd.add_argument("--threads", type=int, default=8, help="request threads")
     serve_cmd.set_defaults(handler=_serve)
     return parser
@@ -104,7 +103,16 @@ def _serve(args: argparse.Namespace) -> int:
 
     # Built before gunicorn starts, so a bad setting is one clear line, not a worker crash.
     app = create_app()
-    run_gunicorn(app, bind=args.bind, threads=args.threads)
+    state = app.extensions["sidecar"]
+    print(f"Jenkins: {state.jenkins_status()}", file=sys.stderr)
+    # The engine runs once, in this (the master) process; workers only serve HTTP.
+    stop = state.start_engine()
+    try:
+        run_gunicorn(app, bind=args.bind or state.settings.bind, threads=args.threads,
+                     after_fork=state.store.after_fork)
+    finally:
+        if stop is not None:
+            stop.set()
     return 0
 
 

@@ -19,7 +19,10 @@ class _Gunicorn(BaseApplication):
         return self._app
 
 
-def run_gunicorn(app: Flask, *, bind: str, threads: int) -> None:
+def run_gunicorn(app: Flask, *, bind: str, threads: int, after_fork=None) -> None:
     """Serve app until stopped; access log to stdout, errors to stderr."""
-    _Gunicorn(app, {"bind": bind, "workers": 1, "worker_class": "gthread", "threads": threads,
-                    "accesslog": "-", "errorlog": "-"}).run()
+    options = {"bind": bind, "workers": 1, "worker_class": "gthread", "threads": threads,
+               "accesslog": "-", "errorlog": "-"}
+    if after_fork is not None:
+        options["post_fork"] = lambda _server, _worker: after_fork()
+    _Gunicorn(app, options).run()

@@ -24,6 +24,7 @@ def _setting(default: Any, doc: str, *, secret: bool = False) -> Any:
 class ServiceSettings:
     """Everything the running service needs to know about its surroundings."""
 
+    bind: str = _setting("127.0.0.1:8080", "address:port the HTTP service listens on")
     database_url: str = _setting("sqlite:///jenkins-sidecar.db",
                                  "SQLAlchemy URL; SQLite by default, postgresql+psycopg://… supported")
     jenkins_url: str = _setting("", "Jenkins base URL; empty means not configured")

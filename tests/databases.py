@@ -1,9 +1,9 @@
 """Databases for tests: a fresh SQLite file, and a fresh PostgreSQL database when reachable.
 
-PostgreSQL is found through SIDECAR_TEST_POSTGRES (an admin URL, default
+PostgreSQL is found through TEST_POSTGRES_URL (an admin URL, default
 ``postgresql+psycopg://postgres@127.0.0.1:5432/test``). `make test` makes sure one runs;
 without it (a bare `pytest`) the PostgreSQL variants are skipped, unless
-SIDECAR_REQUIRE_POSTGRES=1, as in CI, turns that into a failure.
+TEST_REQUIRE_POSTGRES=1, as in CI, turns that into a failure.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-ADMIN_URL = os.environ.get("SIDECAR_TEST_POSTGRES",
+ADMIN_URL = os.environ.get("TEST_POSTGRES_URL",
                            "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -34,7 +34,7 @@ def postgres_database():
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except OperationalError as exc:
         admin.dispose()
-        if os.environ.get("SIDECAR_REQUIRE_POSTGRES") == "1":
+        if os.environ.get("TEST_REQUIRE_POSTGRES") == "1":
             pytest.fail(f"PostgreSQL required but unreachable: {exc.orig}")
         pytest.skip("PostgreSQL not reachable")
     try:

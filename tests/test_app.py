@@ -100,3 +100,18 @@ def test_examples_are_loaded_when_asked(database_url):
     assert len(again.test_client().get("/api/v1/pipelines").json) == len(ids)
     for each in (app, again):
         each.extensions["sidecar"].store.dispose()
+
+
+def test_readiness_reports_jenkins(database_url):
+    from fakes.jenkins import FakeJenkins
+
+    with FakeJenkins(api_tokens={"sidecar": "0123456789abcdef0123"}) as fake:
+        app = create_app({"TESTING": True, "database_url": database_url,
+                          "jenkins_url": fake.url, "jenkins_user": "sidecar",
+                          "jenkins_token": "0123456789abcdef0123"})
+        client = app.test_client()
+        assert client.get("/readyz").json["jenkins"] == f"ok ({fake.version})"
+        fake.refuse_connections()
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json["jenkins"] == "unreachable"
+        app.extensions["sidecar"].store.dispose()

@@ -10,7 +10,7 @@ We test these aspects, for every case under tests/golden/cases:
 - the pod passes `kubernetes-validate --strict` for one pinned Kubernetes version;
 - config.xml is well-formed XML whose script is the Jenkinsfile.
 
-Set SIDECAR_REGENERATE_GOLDENS=1 to rewrite the expected files after a deliberate
+Set REGENERATE_GOLDENS=1 to rewrite the expected files after a deliberate
 change, then review the diff.
 """
 
@@ -30,7 +30,7 @@ from sidecar.errors import ConfigError
 from sidecar.render import prepare
 
 KUBERNETES_VERSION = "1.34.0"
-REGENERATE = os.environ.get("SIDECAR_REGENERATE_GOLDENS") == "1"
+REGENERATE = os.environ.get("REGENERATE_GOLDENS") == "1"
 OUTPUTS = {".Jenkinsfile": "jenkinsfile", ".pod.yaml": "pod_yaml", ".config.xml": "config_xml"}
 
 

@@ -198,6 +198,9 @@ def _check_cache(cache: dict | None, path: ConfigPath, report) -> None:
 def _check_parameters(parameters: list[dict], path: ConfigPath, report) -> None:
     _check_unique(parameters, "name", "parameter name", path, report)
     for index, parameter in enumerate(parameters):
+        if parameter["name"].startswith("SIDECAR_"):
+            report("parameter names starting with SIDECAR_ are reserved for the sidecar",
+                   path + (index, "name"))
         kind = parameter.get("type", "string")
         choices = [str(c) for c in parameter.get("choices", [])]
         if kind == "choice" and not choices:

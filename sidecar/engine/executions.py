@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sidecar import config, render
@@ -42,17 +42,22 @@ class TriggerRequest:
 
 def trigger(session: Session, pipeline_id: str, request: TriggerRequest) -> Execution:
     """Record a new execution in Waiting. :raise ConfigError: bad config or parameters."""
-    pipeline = session.get(Pipeline, pipeline_id, with_for_update=True)
-    if pipeline is None:
+    # Taking the run number is the transaction's first statement, a single UPDATE:
+    # concurrent triggers serialise on it in SQLite and PostgreSQL alike.
+    run = session.execute(update(Pipeline).where(Pipeline.id == pipeline_id)
+                          .values(next_run=Pipeline.next_run + 1)
+                          .returning(Pipeline.next_run)).scalar_one_or_none()
+    if run is None:
         raise NotFound(f"pipeline {pipeline_id} not found")
+    run -= 1
+    pipeline = session.get(Pipeline, pipeline_id)
+    session.refresh(pipeline)
     text = request.config_text if request.config_text is not None else pipeline.inline_config
     if text is None:
         raise ConfigError(Problem("the pipeline has no inline config; pass a config to run"))
     model = config.parse_pipeline(text, "config")
     if not branch_matches(model.branch, request.branch):
         raise Conflict(f"branch {request.branch!r} is outside the pipeline's branch filter")
-    run = pipeline.next_run
-    pipeline.next_run = run + 1
     pipeline.last_run_state = "Waiting"
     execution = Execution(
         id=f"{pipeline.id}-{run}", pipeline_id=pipeline.id, project=pipeline.project, run=run,

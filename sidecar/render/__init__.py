@@ -7,3 +7,4 @@ affinity arrive as a `Placement` computed by `sidecar.cache` from the history.
 
 from sidecar.render.pipeline import Rendered, prepare, render  # noqa: F401
 from sidecar.render.placement import CacheMount, Placement  # noqa: F401
+from sidecar.render.steps import step_runs  # noqa: F401

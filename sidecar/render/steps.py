@@ -56,11 +56,16 @@ def step_name(key: StepKey) -> str:
     return f"step-{key[0]}-{key[1]}"
 
 
+def step_runs(stage: Stage, step: Step, context: RenderContext) -> bool:
+    """True when both the stage's and the step's `when` hold for this context."""
+    return (when_matches(stage.when, branch=context.branch, event=context.event)
+            and when_matches(step.when, branch=context.branch, event=context.event))
+
+
 def plan_step(stage: Stage, key: StepKey, step: Step, *, context: RenderContext,
               settings: ProjectSettings, placement: Placement, tools: dict) -> StepPlan:
     """Plan one step: whether it runs, its container spec and what it executes."""
-    runs = when_matches(stage.when, branch=context.branch, event=context.event) and \
-        when_matches(step.when, branch=context.branch, event=context.event)
+    runs = step_runs(stage, step, context)
     base = dict(key=key, name=step_name(key), kind=step.kind, runs=runs, timeout=step.timeout)
     if step.kind == "approvalConfig":
         return StepPlan(**base, approval=dict(step.options))

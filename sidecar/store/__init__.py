@@ -75,6 +75,10 @@ class Store:
         """Close every pooled connection."""
         self.engine.dispose()
 
+    def after_fork(self) -> None:
+        """In a forked child: drop the parent's pooled connections without closing them."""
+        self.engine.dispose(close=False)
+
 
 def _sqlite_pragmas(connection, _record) -> None:
     # WAL lets the sync thread write while API requests read; foreign keys are off

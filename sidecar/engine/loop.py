@@ -1,0 +1,87 @@
+"""The engine loop: admit under quota, start in Jenkins, follow to the end — one cycle at a time.
+
+`Engine.cycle()` is the unit the tests drive directly; `serve` runs it in a background
+thread every ``sync_interval`` seconds. Everything it decides is in the database before
+it acts, so a restarted process carries on where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from sidecar.config.templates import TemplateSet
+from sidecar.engine import executions
+from sidecar.engine.admission import ACTIVE, admit
+from sidecar.engine.starter import Starter
+from sidecar.engine.sync import sync_execution
+from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
+from sidecar.store import Store
+from sidecar.store.models import Execution
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did."""
+
+    started: int = 0
+    followed: int = 0
+
+
+class Engine:
+    """Drives executions through Jenkins."""
+
+    def __init__(self, *, store: Store, jenkins: JenkinsClient, templates: TemplateSet,
+                 interval: float = 3.0, queue_wait: float = 60.0, start_workers: int = 8):
+        self._store, self._jenkins, self._interval = store, jenkins, interval
+        self._start_workers = start_workers
+        self._starter = Starter(store=store, jenkins=jenkins, templates=templates,
+                                queue_wait=queue_wait)
+
+    def cycle(self) -> CycleReport:
+        """Admit, start and follow once."""
+        report = CycleReport()
+        with self._store.session() as session:
+            admit(session)
+            unstarted = session.scalars(select(Execution.id).where(
+                Execution.state == "Building", Execution.jenkins_queue_id.is_(None))
+                .order_by(Execution.started_at, Execution.run)).all()
+        if unstarted:
+            # Starts wait for Jenkins' queue; different pipelines need not wait in line.
+            with ThreadPoolExecutor(max_workers=self._start_workers) as pool:
+                report.started = sum(pool.map(self._start, unstarted))
+        with self._store.session() as session:
+            followed = session.scalars(select(Execution.id).where(
+                Execution.state.in_(ACTIVE), Execution.jenkins_queue_id.is_not(None))).all()
+        for execution_id in followed:
+            with self._store.session() as session:
+                sync_execution(session, executions.get(session, execution_id), self._jenkins)
+            report.followed += 1
+        return report
+
+    def _start(self, execution_id: str) -> int:
+        try:
+            self._starter.start(execution_id)
+            return 1
+        except JenkinsUnavailable as exc:
+            log.warning("Jenkins unavailable; %s starts later: %s", execution_id, exc)
+        except JenkinsError as exc:
+            with self._store.session() as session:
+                executions.finish(executions.get(session, execution_id), "Failed",
+                                  f"Jenkins refused the run: {exc}")
+        return 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Cycle until stop is set; a failing cycle is logged and retried."""
+        while not stop.is_set():
+            try:
+                self.cycle()
+            except Exception:  # keep the loop alive; the next cycle retries from the database
+                log.exception("engine cycle failed")
+            stop.wait(self._interval)

@@ -1,0 +1,105 @@
+"""Start an admitted execution in Jenkins: render, write the job, trigger, learn the build.
+
+One Jenkins job per pipeline; a build reads the job's script when it leaves the queue.
+So, per pipeline, the job is written, triggered, and the build number awaited under one
+lock: the next execution of that pipeline cannot rewrite the script before this build
+has taken it. Each trigger carries SIDECAR_EXECUTION_ID, which also keeps Jenkins from
+merging two triggers into one queue item.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sidecar import cache, render
+from sidecar.config.inputs import HistoryEntry
+from sidecar.config.templates import TemplateSet
+from sidecar.engine import executions
+from sidecar.engine.projects import project_settings
+from sidecar.jenkins import JenkinsClient
+from sidecar.store import Store
+from sidecar.store.models import Execution, ScheduledInfo
+
+EXECUTION_PARAMETER = "SIDECAR_EXECUTION_ID"
+HISTORY_LENGTH = 10
+
+
+def job_name(pipeline_id: str) -> str:
+    """The Jenkins job of a pipeline: its id with ':' (not allowed in job names) as '.'."""
+    return "sidecar." + pipeline_id.replace(":", ".")
+
+
+class Starter:
+    """Renders and triggers executions; safe to call from several threads."""
+
+    def __init__(self, *, store: Store, jenkins: JenkinsClient, templates: TemplateSet,
+                 queue_wait: float = 60.0, poll: float = 0.2):
+        self._store, self._jenkins, self._templates = store, jenkins, templates
+        self._queue_wait, self._poll = queue_wait, poll
+        self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    def start(self, execution_id: str) -> None:
+        """Render and trigger one claimed execution; Jenkins errors propagate to the caller."""
+        with self._store.session() as session:
+            execution = executions.get(session, execution_id)
+            if execution.jenkins_queue_id is not None or execution.state != "Building":
+                return
+            config_xml = self._render(session, execution)
+            job, pipeline_id = execution.jenkins_job, execution.pipeline_id
+            parameters = {**execution.parameters, EXECUTION_PARAMETER: execution.id}
+        with self._locks[pipeline_id]:
+            self._jenkins.create_or_update_job(job, config_xml)
+            queue_id = self._jenkins.trigger(job, parameters)
+            self._record(execution_id, jenkins_queue_id=queue_id)
+            number = self._await_build(queue_id)
+        if number is not None:
+            self._record(execution_id, jenkins_build=number)
+
+    def _render(self, session: Session, execution: Execution) -> str:
+        pipeline = execution.pipeline
+        context = executions.context_of(execution, pipeline)
+        settings = project_settings(session, execution.project)
+        model = executions.model_of(execution)
+        placement = cache.place(model, context, settings, _history(session, pipeline.id))
+        rendered = render.render(model, context, settings, placement, self._templates)
+        execution.jenkinsfile, execution.pod_yaml = rendered.jenkinsfile, rendered.pod_yaml
+        execution.jenkins_job = job_name(pipeline.id)
+        _mark_skipped(execution, render.prepare(model, context), context)
+        return rendered.config_xml
+
+    def _await_build(self, queue_id: int) -> int | None:
+        """The build number once the item leaves the queue; None if it is cancelled or slow."""
+        deadline = time.monotonic() + self._queue_wait
+        while True:
+            state = self._jenkins.queue_item(queue_id)
+            if state.build_number is not None or state.cancelled:
+                return state.build_number
+            if time.monotonic() >= deadline:
+                return None  # the sync loop keeps following the queue item
+            time.sleep(self._poll)
+
+    def _record(self, execution_id: str, **values) -> None:
+        with self._store.session() as session:
+            execution = executions.get(session, execution_id)
+            for key, value in values.items():
+                setattr(execution, key, value)
+
+
+def _history(session: Session, pipeline_id: str) -> tuple[HistoryEntry, ...]:
+    rows = session.scalars(select(ScheduledInfo).where(ScheduledInfo.pipeline_id == pipeline_id)
+                           .order_by(ScheduledInfo.created_at.desc()).limit(HISTORY_LENGTH))
+    return tuple(HistoryEntry(row.execution_id, row.node_name, row.created_at.isoformat())
+                 for row in rows)
+
+
+def _mark_skipped(execution: Execution, prepared, context) -> None:
+    """Steps whose `when` did not match are Skipped from the start; Jenkins only confirms it."""
+    for step in execution.steps:
+        stage = prepared.stages[step.stage_index]
+        if not render.step_runs(stage, stage.steps[step.step_index], context):
+            step.state = "Skipped"

@@ -1,0 +1,129 @@
+"""Follow started executions in Jenkins and bring their states, times and logs home.
+
+Per running execution and cycle: one request (the queue item until the build is known,
+then ``wfapi/describe``); log requests only for steps that just ended, read once and
+archived in the same transaction as the step's end state, so a crash neither loses
+nor duplicates a log. A Jenkins outage changes nothing; a build that vanished fails
+its execution; every end state frees the quota.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timezone
+
+from sqlalchemy.orm import Session
+
+from sidecar.engine import executions
+from sidecar.jenkins import JenkinsClient, JenkinsNotFound, JenkinsUnavailable, RunState
+from sidecar.store.models import Execution, LogChunk, StepState
+
+log = logging.getLogger(__name__)
+
+STEP_STAGE = re.compile(r"^step-(\d+)-(\d+)$")
+STEP_STATES = {"IN_PROGRESS": "Building", "PAUSED_PENDING_INPUT": "Pending",
+               "SUCCESS": "Success", "FAILED": "Failed", "UNSTABLE": "Failed",
+               "ABORTED": "Aborted", "NOT_EXECUTED": "Skipped", "SKIPPED": "Skipped"}
+RUN_END_STATES = {"SUCCESS": "Success", "FAILED": "Failed", "UNSTABLE": "Failed",
+                  "ABORTED": "Aborted", "NOT_EXECUTED": "Aborted"}
+STEP_END_STATES = ("Success", "Failed", "Aborted")
+MAX_LOG_READS = 1000
+
+
+def sync_execution(session: Session, execution: Execution, jenkins: JenkinsClient) -> None:
+    """One look at Jenkins for one started execution; outages leave it as it was."""
+    try:
+        if execution.stop_requested:
+            _send_stop(execution, jenkins)
+        if execution.jenkins_build is None:
+            _follow_queue(execution, jenkins)
+            return
+        try:
+            state = jenkins.run_state(execution.jenkins_job, execution.jenkins_build)
+        except JenkinsNotFound:
+            executions.finish(execution, "Failed", "the Jenkins build disappeared")
+            return
+        _apply(session, execution, state, jenkins)
+    except JenkinsUnavailable as exc:
+        log.warning("Jenkins unavailable while following %s: %s", execution.id, exc)
+
+
+def _follow_queue(execution: Execution, jenkins: JenkinsClient) -> None:
+    try:
+        state = jenkins.queue_item(execution.jenkins_queue_id)
+    except JenkinsNotFound:
+        executions.finish(execution, "Failed", "the Jenkins queue item disappeared")
+        return
+    if state.build_number is not None:
+        execution.jenkins_build = state.build_number
+    elif state.cancelled:
+        executions.finish(execution, "Aborted", "cancelled in the Jenkins queue")
+
+
+def _send_stop(execution: Execution, jenkins: JenkinsClient) -> None:
+    if execution.jenkins_build is not None:
+        jenkins.stop(execution.jenkins_job, execution.jenkins_build)
+    else:
+        jenkins.cancel_queue_item(execution.jenkins_queue_id)
+
+
+def _apply(session: Session, execution: Execution, run: RunState, jenkins: JenkinsClient) -> None:
+    steps = {(s.stage_index, s.step_index): s for s in execution.steps}
+    for stage in run.stages:
+        match = STEP_STAGE.match(stage.name)
+        step = steps.get((int(match[1]), int(match[2]))) if match else None
+        if step is None or step.state in ("Skipped", *STEP_END_STATES):
+            continue
+        new_state = STEP_STATES.get(stage.status, step.state)
+        if stage.start_time_millis and step.started_at is None:
+            step.started_at = _time(stage.start_time_millis)
+        if new_state in STEP_END_STATES:
+            step.ended_at = _time(stage.start_time_millis + stage.duration_millis)
+            _archive(session, execution, step, stage.log_node_ids, jenkins)
+        step.state = new_state
+    if run.finished:
+        executions.finish(execution, RUN_END_STATES.get(run.status, "Failed"),
+                          f"Jenkins reported {run.status}",
+                          _time(run.start_time_millis + run.duration_millis))
+    elif execution.state in ("Building", "Pending"):
+        pending = any(step.state == "Pending" for step in execution.steps)
+        execution.state = "Pending" if pending else "Building"
+
+
+def _archive(session: Session, execution: Execution, step: StepState, node_ids: tuple[str, ...],
+             jenkins: JenkinsClient) -> None:
+    """Copy a finished step's log into the store; a failure here never fails the build.
+
+    The whole log is read before anything is stored, so an outage half-way leaves no
+    partial copy behind to be duplicated by the next attempt.
+    """
+    try:
+        texts = [text for node_id in node_ids for text in _read_log(execution, node_id, jenkins)]
+    except JenkinsUnavailable:
+        raise
+    except Exception:  # the log store is best effort: the build's result matters more
+        log.exception("could not read the log of %s step %s-%s", execution.id,
+                      step.stage_index, step.step_index)
+        return
+    for text in texts:
+        session.add(LogChunk(execution_id=execution.id, stage_index=step.stage_index,
+                             step_index=step.step_index, offset=step.log_offset, text=text))
+        step.log_offset += len(text.encode("utf-8"))
+
+
+def _read_log(execution: Execution, node_id: str, jenkins: JenkinsClient) -> list[str]:
+    texts, start = [], 0
+    for _ in range(MAX_LOG_READS):
+        chunk = jenkins.stage_log(execution.jenkins_job, execution.jenkins_build, node_id,
+                                  start=start)
+        if chunk.text:
+            texts.append(chunk.text)
+        start = chunk.next_start
+        if not chunk.more:
+            break
+    return texts
+
+
+def _time(millis: int) -> datetime:
+    return datetime.fromtimestamp(millis / 1000, tz=timezone.utc)

@@ -1,0 +1,161 @@
+"""The engine against the fake Jenkins: admission, start, follow, logs, quota, concurrency.
+
+We test these aspects, on SQLite and PostgreSQL:
+- end to end: trigger -> the fake runs the build -> Success with every step state and
+  time, archived logs equal to what Jenkins printed, and the build ran exactly the
+  execution's rendered Jenkinsfile;
+- twenty executions of one pipeline started at the same moment each run their own script;
+- fifty triggers with quota 3: never more than 3 Building/Pending, all end, started
+  oldest first;
+- a failed step fails the execution; a stop request aborts the build; skipped steps
+  stay Skipped.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import func, select
+
+from fakes.jenkins import FakeJenkins
+from sidecar.engine import executions, pipelines, projects
+from sidecar.engine.loop import Engine
+from sidecar.engine.starter import EXECUTION_PARAMETER
+from sidecar.jenkins import JenkinsClient
+from sidecar.store import Store
+from sidecar.store.models import Execution, LogChunk
+
+TOKEN = "11c2b6a0f3e94d7e8b5a4c3d2e1f0a9b8c"
+CONFIG = """
+stages:
+- name: Build
+  steps:
+  - runScriptConfig: {image: golang:1.23, shellScript: go build ./...}
+  - runScriptConfig: {image: golang:1.23, shellScript: go vet ./...}
+- name: Release
+  when: {branch: [release/*]}
+  steps:
+  - runScriptConfig: {image: alpine, shellScript: ./release.sh}
+"""
+
+
+@pytest.fixture
+def fake():
+    with FakeJenkins(auto_start=True, api_tokens={"sidecar": TOKEN}) as jenkins:
+        yield jenkins
+
+
+@pytest.fixture
+def store(database_url):
+    store = Store(database_url)
+    store.migrate()
+    yield store
+    store.dispose()
+
+
+@pytest.fixture
+def engine(store, fake, templates):
+    client = JenkinsClient(url=fake.url, user="sidecar", token=TOKEN)
+    yield Engine(store=store, jenkins=client, templates=templates, queue_wait=5)
+    client.close()
+
+
+def _pipeline(store, name="api", project="shop", quota=None):
+    with store.session() as session:
+        pipelines.create(session, {"project": project, "name": name, "inlineConfig": CONFIG})
+        if quota is not None:
+            projects.update_settings(session, project, {"executorQuota": quota})
+    return f"{project}:{name}"
+
+
+def _trigger(store, pipeline_id, **fields) -> str:
+    with store.session() as session:
+        return executions.trigger(session, pipeline_id, executions.TriggerRequest(**fields)).id
+
+
+def _build_of(fake, execution_id):
+    (build,) = [b for b in fake.builds.values()
+                if b.parameters.get(EXECUTION_PARAMETER) == execution_id]
+    return build
+
+
+def _run_build(build, *, failing: str | None = None):
+    for name in ("step-0-0", "step-0-1"):
+        build.start_stage(name)
+        build.append_log(name, f"output of {name}\n")
+        build.finish_stage(name, "FAILED" if name == failing else "SUCCESS")
+    build.finish("FAILED" if failing else "SUCCESS")
+
+
+def test_end_to_end_success(store, engine, fake):
+    execution_id = _trigger(store, _pipeline(store), commit="c" * 40, event="push")
+    assert engine.cycle().started == 1
+    build = _build_of(fake, execution_id)
+    _run_build(build)
+    engine.cycle()
+    with store.session() as session:
+        execution = executions.get(session, execution_id)
+        assert execution.state == "Success" and execution.ended_at is not None
+        assert build.script == execution.jenkinsfile
+        assert [(s.stage_index, s.step_index, s.state) for s in execution.steps] == [
+            (0, 0, "Success"), (0, 1, "Success"), (1, 0, "Skipped")]
+        assert all(s.started_at and s.ended_at for s in execution.steps[:2])
+        logs = session.scalars(select(LogChunk).where(LogChunk.execution_id == execution_id)
+                               .order_by(LogChunk.stage_index, LogChunk.step_index)).all()
+        assert [(c.step_index, c.text) for c in logs] == [
+            (0, "output of step-0-0\n"), (1, "output of step-0-1\n")]
+        assert execution.pipeline.last_run_state == "Success"
+
+
+def test_failure_and_stop(store, engine, fake):
+    pipeline_id = _pipeline(store)
+    failing, stopped = _trigger(store, pipeline_id), _trigger(store, pipeline_id)
+    engine.cycle()
+    _run_build(_build_of(fake, failing), failing="step-0-1")
+    with store.session() as session:
+        executions.request_stop(session, stopped)
+    engine.cycle()
+    engine.cycle()
+    with store.session() as session:
+        assert executions.get(session, failing).state == "Failed"
+        assert executions.get(session, stopped).state == "Aborted"
+    assert _build_of(fake, stopped).stop_requested
+
+
+def test_twenty_simultaneous_executions_run_their_own_scripts(store, engine, fake):
+    pipeline_id = _pipeline(store, quota=0)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        ids = list(pool.map(lambda _: _trigger(store, pipeline_id), range(20)))
+    assert len(set(ids)) == 20
+    engine.cycle()
+    with store.session() as session:
+        for execution_id in ids:
+            assert _build_of(fake, execution_id).script == \
+                executions.get(session, execution_id).jenkinsfile
+    assert len({build.script for build in fake.builds.values()}) == 20
+
+
+def test_quota_admits_oldest_first_and_never_exceeds(store, engine, fake):
+    pipeline_id = _pipeline(store, quota=3)
+    ids = [_trigger(store, pipeline_id) for _ in range(50)]
+    started_order: list[str] = []
+    for _ in range(60):
+        engine.cycle()
+        with store.session() as session:
+            active = session.scalar(select(func.count()).select_from(Execution).where(
+                Execution.state.in_(("Building", "Pending"))))
+            assert active <= 3
+        running = [b for b in fake.builds.values() if b.result is None]
+        assert len(running) <= 3
+        # Admission is oldest first; the builds of one batch start concurrently.
+        batch = [b.parameters[EXECUTION_PARAMETER] for b in running]
+        started_order += sorted(batch, key=lambda i: int(i.rsplit("-", 1)[1]))
+        for build in running:
+            _run_build(build)
+        if len(started_order) == 50:
+            break
+    engine.cycle()
+    assert started_order == ids
+    with store.session() as session:
+        assert {executions.get(session, i).state for i in ids} == {"Success"}
