@@ -16,6 +16,7 @@ from sidecar.config.templates import TemplateSet, load_templates
 from sidecar.engine import pipelines as pipeline_service
 from sidecar.engine.loop import Engine
 from sidecar.jenkins import JenkinsClient, JenkinsError
+from sidecar.kube import KubeError, PodLocator
 from sidecar.settings import ServiceSettings, settings_from
 from sidecar.store import Store
 
@@ -48,10 +49,22 @@ class Sidecar:
             return None
         stop = threading.Event()
         engine = Engine(store=self.store, jenkins=self.jenkins, templates=self.templates,
-                        interval=self.settings.sync_interval)
+                        interval=self.settings.sync_interval, pods=self._pod_locator(),
+                        pod_lost_grace=self.settings.pod_lost_grace)
         threading.Thread(target=engine.run, args=(stop,), name="sidecar-engine",
                          daemon=True).start()
         return stop
+
+    def _pod_locator(self) -> PodLocator | None:
+        api = self.settings.kubernetes_api
+        if api == "off":
+            return None
+        try:
+            return PodLocator(namespace=self.settings.agent_namespace, host=api or None,
+                              token=self.settings.kubernetes_token or None)
+        except KubeError as exc:
+            log.warning("node history off: %s", exc)
+            return None
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:

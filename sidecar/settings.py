@@ -36,6 +36,12 @@ class ServiceSettings:
     jenkins_timeout: float = _setting(10.0, "seconds per Jenkins request")
     sync_interval: float = _setting(3.0, "seconds between two sync cycles")
     agent_namespace: str = _setting("jenkins-agents", "namespace of the agent pods")
+    kubernetes_api: str = _setting("", "'' = in-cluster config, else kubeconfig, else off; "
+                                   "'off'; or the API server URL")
+    kubernetes_token: str = _setting("", "bearer token for an explicit API server URL",
+                                     secret=True)
+    pod_lost_grace: float = _setting(120.0, "seconds an agent pod may be missing before its "
+                                     "running execution fails")
     jenkinsfile_templates_dir: str = _setting("", "directory of Jenkinsfile.j2 and config.xml.j2")
     podtemplates_dir: str = _setting("", "directory of base.yaml and tools.yaml")
     examples_dir: str = _setting("", "load every *.yml here as a pipeline at start (demo)")
@@ -45,6 +51,11 @@ class ServiceSettings:
         problems = []
         if self.jenkins_timeout <= 0:
             problems.append(_problem("jenkins_timeout", "must be more than 0 seconds"))
+        if self.pod_lost_grace <= 0:
+            problems.append(_problem("pod_lost_grace", "must be more than 0 seconds"))
+        if self.kubernetes_api not in ("", "off") and \
+                not self.kubernetes_api.startswith(("http://", "https://")):
+            problems.append(_problem("kubernetes_api", "must be empty, 'off' or an http(s) URL"))
         if self.sync_interval <= 0:
             problems.append(_problem("sync_interval", "must be more than 0 seconds"))
         if self.jenkins_url and not self.jenkins_url.startswith(("http://", "https://")):

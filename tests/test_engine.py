@@ -2,8 +2,11 @@
 
 We test these aspects, on SQLite and PostgreSQL:
 - end to end: trigger -> the fake runs the build -> Success with every step state and
-  time, archived logs equal to what Jenkins printed, and the build ran exactly the
-  execution's rendered Jenkinsfile;
+  time, archived logs equal to what Jenkins printed, the build ran exactly the
+  execution's rendered Jenkinsfile, the node of its agent pod (fake Kubernetes API) is
+  recorded, and the next execution's pod template prefers that node;
+- an agent pod gone longer than the grace period fails its execution and stops the build;
+- a Jenkins outage (503 or refused connections) fails nothing, and all runs finish;
 - twenty executions of one pipeline started at the same moment each run their own script;
 - fifty triggers with quota 3: never more than 3 Building/Pending, all end, started
   oldest first;
@@ -14,15 +17,20 @@ We test these aspects, on SQLite and PostgreSQL:
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
 from fakes.jenkins import FakeJenkins
+from fakes.kubernetes import FakeKubernetes
 from sidecar.engine import executions, pipelines, projects
 from sidecar.engine.loop import Engine
 from sidecar.engine.starter import EXECUTION_PARAMETER
 from sidecar.jenkins import JenkinsClient
+from sidecar.kube import EXECUTION_LABEL, PodLocator
+from sidecar.render.naming import label_value
 from sidecar.store import Store
 from sidecar.store.models import Execution, LogChunk
 
@@ -55,9 +63,17 @@ def store(database_url):
 
 
 @pytest.fixture
-def engine(store, fake, templates):
+def kube():
+    with FakeKubernetes() as api:
+        yield api
+
+
+@pytest.fixture
+def engine(store, fake, kube, templates):
     client = JenkinsClient(url=fake.url, user="sidecar", token=TOKEN)
-    yield Engine(store=store, jenkins=client, templates=templates, queue_wait=5)
+    pods = PodLocator(namespace=kube.namespace, host=kube.url)
+    yield Engine(store=store, jenkins=client, templates=templates, queue_wait=5, pods=pods,
+                 pod_lost_grace=60)
     client.close()
 
 
@@ -88,10 +104,13 @@ def _run_build(build, *, failing: str | None = None):
     build.finish("FAILED" if failing else "SUCCESS")
 
 
-def test_end_to_end_success(store, engine, fake):
-    execution_id = _trigger(store, _pipeline(store), commit="c" * 40, event="push")
+def test_end_to_end_success(store, engine, fake, kube):
+    pipeline_id = _pipeline(store)
+    execution_id = _trigger(store, pipeline_id, commit="c" * 40, event="push")
     assert engine.cycle().started == 1
+    kube.add_pod("agent-x1", {EXECUTION_LABEL: label_value(execution_id)}, node="node-7")
     build = _build_of(fake, execution_id)
+    engine.cycle()
     _run_build(build)
     engine.cycle()
     with store.session() as session:
@@ -106,6 +125,32 @@ def test_end_to_end_success(store, engine, fake):
         assert [(c.step_index, c.text) for c in logs] == [
             (0, "output of step-0-0\n"), (1, "output of step-0-1\n")]
         assert execution.pipeline.last_run_state == "Success"
+        assert execution.node_name == "node-7"
+    following = _trigger(store, pipeline_id)
+    engine.cycle()
+    with store.session() as session:
+        pod = yaml.safe_load(executions.get(session, following).pod_yaml)
+    terms = pod["spec"]["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert terms == [{"weight": 100, "preference": {"matchFields": [
+        {"key": "metadata.name", "operator": "In", "values": ["node-7"]}]}}]
+
+
+def test_lost_agent_pod_fails_the_execution_after_grace(store, engine, fake, kube):
+    execution_id = _trigger(store, _pipeline(store))
+    engine.cycle()
+    kube.add_pod("agent-y1", {EXECUTION_LABEL: label_value(execution_id)}, node="node-3")
+    engine.cycle()
+    kube.delete_pod("agent-y1")
+    engine.cycle()  # first seen missing: within the grace period
+    with store.session() as session:
+        execution = executions.get(session, execution_id)
+        assert execution.state == "Building"
+        execution.pod_missing_since = execution.pod_missing_since - timedelta(seconds=61)
+    engine.cycle()
+    with store.session() as session:
+        execution = executions.get(session, execution_id)
+        assert (execution.state, execution.reason) == ("Failed", "the agent pod disappeared")
+    assert _build_of(fake, execution_id).stop_requested
 
 
 def test_failure_and_stop(store, engine, fake):
@@ -159,3 +204,27 @@ def test_quota_admits_oldest_first_and_never_exceeds(store, engine, fake):
     assert started_order == ids
     with store.session() as session:
         assert {executions.get(session, i).state for i in ids} == {"Success"}
+
+
+@pytest.mark.parametrize("outage", ["503", "refused"])
+def test_jenkins_outage_fails_nothing(store, engine, fake, outage):
+    pipeline_id = _pipeline(store, quota=0)
+    running = _trigger(store, pipeline_id)
+    engine.cycle()
+    waiting = _trigger(store, pipeline_id)
+    fake.fail_with(503) if outage == "503" else fake.refuse_connections()
+    for _ in range(3):
+        engine.cycle()
+    with store.session() as session:
+        assert executions.get(session, running).state == "Building"
+        assert executions.get(session, waiting).state == "Building"
+        assert executions.get(session, waiting).jenkins_queue_id is None
+    _run_build(_build_of(fake, running))
+    fake.recover()
+    engine.cycle()
+    _run_build(_build_of(fake, waiting))
+    engine.cycle()
+    with store.session() as session:
+        assert executions.get(session, running).state == "Success"
+        assert executions.get(session, waiting).state == "Success"
+    assert len(fake.builds) == 2

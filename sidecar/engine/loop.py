@@ -11,15 +11,18 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from sidecar.config.templates import TemplateSet
 from sidecar.engine import executions
 from sidecar.engine.admission import ACTIVE, admit
+from sidecar.engine.nodes import record_nodes
 from sidecar.engine.starter import Starter
 from sidecar.engine.sync import sync_execution
 from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
+from sidecar.kube import KubeError, PodLocator
 from sidecar.store import Store
 from sidecar.store.models import Execution
 
@@ -38,9 +41,11 @@ class Engine:
     """Drives executions through Jenkins."""
 
     def __init__(self, *, store: Store, jenkins: JenkinsClient, templates: TemplateSet,
-                 interval: float = 3.0, queue_wait: float = 60.0, start_workers: int = 8):
+                 interval: float = 3.0, queue_wait: float = 60.0, start_workers: int = 8,
+                 pods: PodLocator | None = None, pod_lost_grace: float = 120.0):
         self._store, self._jenkins, self._interval = store, jenkins, interval
         self._start_workers = start_workers
+        self._pods, self._pod_lost_grace = pods, timedelta(seconds=pod_lost_grace)
         self._starter = Starter(store=store, jenkins=jenkins, templates=templates,
                                 queue_wait=queue_wait)
 
@@ -63,7 +68,24 @@ class Engine:
             with self._store.session() as session:
                 sync_execution(session, executions.get(session, execution_id), self._jenkins)
             report.followed += 1
+        if self._pods is not None:
+            self._watch_pods()
         return report
+
+    def _watch_pods(self) -> None:
+        try:
+            pods = self._pods.agent_pods()
+        except KubeError as exc:
+            log.warning("cannot list agent pods: %s", exc)
+            return
+        with self._store.session() as session:
+            lost = [(e.jenkins_job, e.jenkins_build)
+                    for e in record_nodes(session, pods, grace=self._pod_lost_grace)]
+        for job, build in lost:
+            try:
+                self._jenkins.stop(job, build)
+            except JenkinsError as exc:
+                log.warning("could not stop %s #%s after its pod was lost: %s", job, build, exc)
 
     def _start(self, execution_id: str) -> int:
         try:

@@ -112,7 +112,9 @@ class JenkinsClient:
     def run_state(self, name: str, number: int) -> RunState:
         """Status, timing and stages of a build, in one ``wfapi/describe`` request."""
         path = _build(name, number) + "/wfapi/describe"
-        return parse_json(models.run_state, self._request("GET", path), path)
+        # fullStages makes sure each stage lists its flow nodes, where the step logs are.
+        response = self._request("GET", path, params={"fullStages": "true"})
+        return parse_json(models.run_state, response, path)
 
     def stage_log(self, name: str, number: int, node_id: str, *, start: int = 0) -> LogChunk:
         """A flow node's log from byte ``start``, by ``…/log/logText/progressiveText``."""

@@ -73,6 +73,7 @@ class Execution(Base):
     state: Mapped[str] = mapped_column(String(20), default="Waiting", index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     stop_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    pod_missing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     callback_token_hash: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  index=True)

@@ -1,0 +1,58 @@
+"""Where agent pods run: the execution history behind node affinity, and lost pods.
+
+One pod listing per cycle (all agent pods of the namespace, by label) serves every
+running execution. The first node seen for an execution is recorded (ScheduledInfo),
+so the pipeline's next render prefers it. A pod that was running and has been gone for
+longer than the grace period, while Jenkins still reports the build running, fails its
+execution: otherwise it would hold the project's quota forever.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sidecar.engine import executions
+from sidecar.kube import AgentPod
+from sidecar.render.naming import label_value
+from sidecar.store.models import Execution, ScheduledInfo, utcnow
+
+
+def record_nodes(session: Session, pods: list[AgentPod], *, grace: timedelta,
+                 now: datetime | None = None) -> list[Execution]:
+    """Record nodes of running executions; returns the ones failed for a lost pod."""
+    now = now or utcnow()
+    active = session.scalars(select(Execution).where(
+        Execution.state.in_(("Building", "Pending")), Execution.jenkins_build.is_not(None))).all()
+    by_label = {label_value(execution.id): execution for execution in active}
+    seen = set()
+    for pod in pods:
+        execution = by_label.get(pod.execution_label)
+        if execution is None or not pod.node_name:
+            continue
+        seen.add(execution.id)
+        execution.pod_missing_since = None
+        if execution.node_name is None:
+            execution.node_name = pod.node_name
+            session.add(ScheduledInfo(execution_id=execution.id, pipeline_id=execution.pipeline_id,
+                                      node_name=pod.node_name, source="kubernetes"))
+    return [execution for execution in active
+            if execution.id not in seen and _lost(execution, grace, now)]
+
+
+def _lost(execution: Execution, grace: timedelta, now: datetime) -> bool:
+    # Only a pod seen before can be lost; during an approval no pod is expected.
+    if execution.node_name is None or execution.state != "Building":
+        return False
+    if execution.pod_missing_since is None:
+        execution.pod_missing_since = now
+        return False
+    since = execution.pod_missing_since
+    if since.tzinfo is None:  # SQLite returns naive datetimes
+        since = since.replace(tzinfo=now.tzinfo)
+    if now - since < grace:
+        return False
+    executions.finish(execution, "Failed", "the agent pod disappeared")
+    return True

@@ -1,0 +1,90 @@
+"""A fake Kubernetes API server: pods of one namespace, listed by label selector.
+
+Answers ``GET /api/v1/namespaces/{ns}/pods?labelSelector=key`` (label exists) and
+``key=value`` with a real PodList; everything else is 404 with a Status object. Tests
+place, move and delete pods, count requests, and can make the API fail.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+
+class FakeKubernetes:
+    """Pods by name: labels, node and phase."""
+
+    def __init__(self, namespace: str = "jenkins-agents"):
+        self.namespace = namespace
+        self.pods: dict[str, dict] = {}
+        self.request_counts: Counter[str] = Counter()
+        self.failure: int | None = None
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeKubernetes:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def add_pod(self, name: str, labels: dict[str, str], node: str | None = None,
+                phase: str = "Running") -> None:
+        """Create or replace a pod."""
+        with self._lock:
+            self.pods[name] = {"labels": dict(labels), "node": node, "phase": phase}
+
+    def delete_pod(self, name: str) -> None:
+        """Remove a pod, as when its node went away."""
+        with self._lock:
+            self.pods.pop(name, None)
+
+    def _pod_list(self, selector: str) -> dict:
+        key, _, value = selector.partition("=")
+        with self._lock:
+            items = [{"apiVersion": "v1", "kind": "Pod",
+                      "metadata": {"name": name, "namespace": self.namespace,
+                                   "labels": pod["labels"]},
+                      "spec": {"nodeName": pod["node"], "containers": []},
+                      "status": {"phase": pod["phase"]}}
+                     for name, pod in sorted(self.pods.items())
+                     if key in pod["labels"] and (not value or pod["labels"][key] == value)]
+        return {"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"},
+                "items": items}
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                url = urlparse(self.path)
+                fake.request_counts[url.path] += 1
+                if fake.failure:
+                    return self._send(fake.failure, {"kind": "Status", "code": fake.failure})
+                if url.path != f"/api/v1/namespaces/{fake.namespace}/pods":
+                    return self._send(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
+                selector = parse_qs(url.query).get("labelSelector", [""])[0]
+                self._send(200, fake._pod_list(selector))
+
+            def _send(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        return Handler
