@@ -10,6 +10,7 @@ We test these aspects, on SQLite and PostgreSQL:
 - twenty executions of one pipeline started at the same moment each run their own script;
 - fifty triggers with quota 3: never more than 3 Building/Pending, all end, started
   oldest first;
+- a trigger that reached Jenkins before a crash is found again, not sent twice;
 - a failed step fails the execution; a stop request aborts the build; skipped steps
   stay Skipped.
 """
@@ -26,8 +27,9 @@ from sqlalchemy import func, select
 from fakes.jenkins import FakeJenkins
 from fakes.kubernetes import FakeKubernetes
 from sidecar.engine import executions, pipelines, projects
+from sidecar.engine.admission import admit
 from sidecar.engine.loop import Engine
-from sidecar.engine.starter import EXECUTION_PARAMETER
+from sidecar.engine.starter import EXECUTION_PARAMETER, job_name
 from sidecar.jenkins import JenkinsClient
 from sidecar.kube import EXECUTION_LABEL, PodLocator
 from sidecar.render.naming import label_value
@@ -228,3 +230,26 @@ def test_jenkins_outage_fails_nothing(store, engine, fake, outage):
         assert executions.get(session, running).state == "Success"
         assert executions.get(session, waiting).state == "Success"
     assert len(fake.builds) == 2
+
+
+def test_a_trigger_lost_in_a_crash_is_found_not_repeated(store, engine, fake):
+    pipeline_id = _pipeline(store)
+    execution_id = _trigger(store, pipeline_id)
+    with store.session() as session:  # admitted, then the process died after triggering
+        assert admit(session) == [execution_id]
+    client = JenkinsClient(url=fake.url, user="sidecar", token=TOKEN)
+    job = job_name(pipeline_id)
+    client.create_or_update_job(job, (
+        "<flow-definition><properties><hudson.model.ParametersDefinitionProperty>"
+        "<parameterDefinitions><hudson.model.StringParameterDefinition>"
+        f"<name>{EXECUTION_PARAMETER}</name><defaultValue/>"
+        "</hudson.model.StringParameterDefinition></parameterDefinitions>"
+        "</hudson.model.ParametersDefinitionProperty></properties>"
+        "<definition><script>x</script></definition></flow-definition>"))
+    client.trigger(job, {EXECUTION_PARAMETER: execution_id})
+    engine.cycle()
+    assert len(fake.builds) == 1
+    with store.session() as session:
+        execution = executions.get(session, execution_id)
+        assert execution.jenkins_build == _build_of(fake, execution_id).number
+    client.close()

@@ -63,6 +63,15 @@ def rerun(execution_id: str):
         return jsonify(executions.view(executions.rerun(session, execution_id))), 201
 
 
+@bp.get("/executions/<execution_id>/steps/<int:stage>/<int:step>/log")
+def step_log(execution_id: str, stage: int, step: int):
+    """A step's archived log as text; X-Log-Complete says whether the step has ended."""
+    with sidecar().store.session() as session:
+        text, complete = executions.step_log(session, execution_id, stage, step)
+    return text, 200, {"Content-Type": "text/plain; charset=utf-8",
+                       "X-Log-Complete": "true" if complete else "false"}
+
+
 @bp.get("/settings/<project>")
 def get_settings(project: str):
     """A project's effective settings."""

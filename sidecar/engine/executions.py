@@ -21,7 +21,7 @@ from sidecar.config.model import Pipeline as PipelineModel
 from sidecar.config.when import branch_matches
 from sidecar.engine.pipelines import Conflict, NotFound, get as get_pipeline
 from sidecar.errors import ConfigError, Problem
-from sidecar.store.models import END_STATES, Execution, Pipeline, StepState, utcnow
+from sidecar.store.models import END_STATES, Execution, LogChunk, Pipeline, StepState, utcnow
 
 TRIGGER_TYPES = ("user", "webhook", "image", "cron", "rerun")
 
@@ -123,6 +123,17 @@ def listing(session: Session, *, pipeline_id: str | None = None, state: str | No
     if state:
         query = query.where(Execution.state == state)
     return list(session.scalars(query.limit(limit)))
+
+
+def step_log(session: Session, execution_id: str, stage: int, step: int) -> tuple[str, bool]:
+    """The archived log of one step and whether it is complete. :raise NotFound:"""
+    state = session.get(StepState, (execution_id, stage, step))
+    if state is None:
+        raise NotFound(f"execution {execution_id} has no step {stage}-{step}")
+    chunks = session.scalars(select(LogChunk).where(
+        LogChunk.execution_id == execution_id, LogChunk.stage_index == stage,
+        LogChunk.step_index == step).order_by(LogChunk.offset))
+    return "".join(chunk.text for chunk in chunks), state.state in (*END_STATES, "Skipped")
 
 
 def context_of(execution: Execution, pipeline: Pipeline) -> RenderContext:

@@ -53,14 +53,15 @@ class Engine:
         """Admit, start and follow once."""
         report = CycleReport()
         with self._store.session() as session:
-            admit(session)
+            admitted = set(admit(session))
             unstarted = session.scalars(select(Execution.id).where(
                 Execution.state == "Building", Execution.jenkins_queue_id.is_(None))
                 .order_by(Execution.started_at, Execution.run)).all()
         if unstarted:
             # Starts wait for Jenkins' queue; different pipelines need not wait in line.
             with ThreadPoolExecutor(max_workers=self._start_workers) as pool:
-                report.started = sum(pool.map(self._start, unstarted))
+                report.started = sum(pool.map(
+                    lambda i: self._start(i, recovering=i not in admitted), unstarted))
         with self._store.session() as session:
             followed = session.scalars(select(Execution.id).where(
                 Execution.state.in_(ACTIVE), Execution.jenkins_queue_id.is_not(None))).all()
@@ -87,9 +88,9 @@ class Engine:
             except JenkinsError as exc:
                 log.warning("could not stop %s #%s after its pod was lost: %s", job, build, exc)
 
-    def _start(self, execution_id: str) -> int:
+    def _start(self, execution_id: str, *, recovering: bool) -> int:
         try:
-            self._starter.start(execution_id)
+            self._starter.start(execution_id, recovering=recovering)
             return 1
         except JenkinsUnavailable as exc:
             log.warning("Jenkins unavailable; %s starts later: %s", execution_id, exc)

@@ -43,8 +43,12 @@ class Starter:
         self._queue_wait, self._poll = queue_wait, poll
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
 
-    def start(self, execution_id: str) -> None:
-        """Render and trigger one claimed execution; Jenkins errors propagate to the caller."""
+    def start(self, execution_id: str, *, recovering: bool = False) -> None:
+        """Render and trigger one claimed execution; Jenkins errors propagate to the caller.
+
+        recovering: an earlier attempt may have reached Jenkins (the process died or the
+        answer was lost), so look for that trigger before sending another.
+        """
         with self._store.session() as session:
             execution = executions.get(session, execution_id)
             if execution.jenkins_queue_id is not None or execution.state != "Building":
@@ -53,6 +57,11 @@ class Starter:
             job, pipeline_id = execution.jenkins_job, execution.pipeline_id
             parameters = {**execution.parameters, EXECUTION_PARAMETER: execution.id}
         with self._locks[pipeline_id]:
+            earlier = recovering and self._jenkins.job_exists(job) and \
+                self._jenkins.find_triggered(job, EXECUTION_PARAMETER, execution_id)
+            if earlier:
+                self._record(execution_id, jenkins_queue_id=earlier[0], jenkins_build=earlier[1])
+                return
             self._jenkins.create_or_update_job(job, config_xml)
             queue_id = self._jenkins.trigger(job, parameters)
             self._record(execution_id, jenkins_queue_id=queue_id)

@@ -99,6 +99,26 @@ class JenkinsClient:
                                       method="POST", path=path, status=response.status_code)
         return int(match.group(1))
 
+    def find_triggered(self, name: str, parameter: str, value: str) -> tuple[int, int | None] | None:
+        """(queue id, build number or None) of a trigger carrying parameter=value, if any.
+
+        Used after a crash between sending a trigger and recording its queue item: the
+        queue, then the job's newest 100 builds, are searched, so nothing runs twice.
+        """
+        queue = self._request("GET", "/queue/api/json", params={
+            "tree": "items[id,task[name],actions[parameters[name,value]]]"})
+        for item in parse_json(lambda doc: doc.get("items") or [], queue, "/queue/api/json"):
+            if (item.get("task") or {}).get("name") == name and \
+                    models.parameter_value(item, parameter) == value:
+                return int(item["id"]), None
+        path = _job(name) + "/api/json"
+        job = self._request("GET", path, params={
+            "tree": "builds[number,queueId,actions[parameters[name,value]]]{0,100}"})
+        for build in parse_json(lambda doc: doc.get("builds") or [], job, path):
+            if models.parameter_value(build, parameter) == value:
+                return int(build.get("queueId") or 0), int(build["number"])
+        return None
+
     def queue_item(self, queue_id: int) -> QueueState:
         """The state of a queue item: waiting (with why), cancelled, or left with a build."""
         path = f"/queue/item/{int(queue_id)}/api/json"

@@ -145,3 +145,12 @@ def _mapping(doc: Any) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise ValueError("expected a JSON object")
     return doc
+
+
+def parameter_value(doc: dict[str, Any], name: str) -> Any:
+    """The value of build parameter name in a queue item's or build's ``actions``."""
+    for action in doc.get("actions") or ():
+        for parameter in (action or {}).get("parameters") or ():
+            if parameter.get("name") == name:
+                return parameter.get("value")
+    return None

@@ -114,6 +114,7 @@ ROUTES = [
     ("POST", "/job/{name}/doDelete", "_delete_job"),
     ("POST", "/job/{name}/build", "_build"),
     ("POST", "/job/{name}/buildWithParameters", "_build_with_parameters"),
+    ("GET", "/queue/api/json", "_queue_json"),
     ("GET", "/queue/item/{id}/api/json", "_queue_item"),
     ("POST", "/queue/cancelItem", "_cancel_item"),
     ("GET", "/job/{name}/{number}/wfapi/describe", "_describe"),
@@ -376,7 +377,10 @@ class FakeJenkins:
         if job is None:
             return Reply.error(404, "Not Found")
         in_queue = any(i.waiting and i.job == name for i in self.queue.values())
-        return Reply.json(job.to_json(self.url, in_queue=in_queue))
+        builds = sorted((b for (j, _), b in self.builds.items() if j == name),
+                        key=lambda b: -b.number)
+        return Reply.json({**job.to_json(self.url, in_queue=in_queue),
+                           "builds": [b.summary_json() for b in builds]})
 
     def _get_config(self, request: Request, name: str) -> Reply:
         job = self.jobs.get(name)
@@ -427,6 +431,11 @@ class FakeJenkins:
             return Reply.error(400, f"{name} is not parameterized")
         given = {**request.query, **request.form}
         return self._enqueue(job, {key: given.get(key, value) for key, value in defaults.items()})
+
+    def _queue_json(self, request: Request) -> Reply:
+        items = [item.to_json(self.url) for item in self.queue.values() if item.waiting]
+        return Reply.json({"_class": "hudson.model.Queue", "discoverableItems": [],
+                           "items": items})
 
     def _queue_item(self, request: Request, id: str) -> Reply:
         item = self.queue.get(int(id))

@@ -244,6 +244,14 @@ class FakeBuild:
                     return bytes(stage.log), stage.end is not None or self.result is not None
             return None
 
+    def summary_json(self) -> dict[str, Any]:
+        """The build as a job's ``builds`` list shows it, with its parameters."""
+        return {"_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
+                "number": self.number, "queueId": self.queue_id,
+                "actions": [{"_class": "hudson.model.ParametersAction", "parameters": [
+                    {"_class": "hudson.model.StringParameterValue", "name": k, "value": v}
+                    for k, v in self.parameters.items()]}]}
+
     def describe_json(self) -> dict[str, Any]:
         """``wfapi/describe``: RunExt with StageNodeExt stages and their stageFlowNodes."""
         with self._lock:
