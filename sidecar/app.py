@@ -11,7 +11,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from sidecar.api import errors, executions, health, pipelines, render
+from sidecar.api import callbacks, errors, executions, health, pipelines, render
 from sidecar.config.templates import TemplateSet, load_templates
 from sidecar.engine import pipelines as pipeline_service
 from sidecar.engine.loop import Engine
@@ -50,6 +50,7 @@ class Sidecar:
         stop = threading.Event()
         engine = Engine(store=self.store, jenkins=self.jenkins, templates=self.templates,
                         interval=self.settings.sync_interval, pods=self._pod_locator(),
+                        callback_url=self.settings.callback_url,
                         pod_lost_grace=self.settings.pod_lost_grace)
         threading.Thread(target=engine.run, args=(stop,), name="sidecar-engine",
                          daemon=True).start()
@@ -89,6 +90,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                                 timeout=settings.jenkins_timeout)
     app.extensions["sidecar"] = Sidecar(settings, store, templates, jenkins)
     errors.register(app)
-    for blueprint in (health.bp, pipelines.bp, executions.bp, render.bp):
+    for blueprint in (health.bp, pipelines.bp, executions.bp, callbacks.bp, render.bp):
         app.register_blueprint(blueprint)
     return app

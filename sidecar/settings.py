@@ -35,6 +35,8 @@ class ServiceSettings:
                                      secret=True)
     jenkins_timeout: float = _setting(10.0, "seconds per Jenkins request")
     sync_interval: float = _setting(3.0, "seconds between two sync cycles")
+    callback_url: str = _setting("", "base URL at which agent pods reach the sidecar, e.g. "
+                                 "http://jenkins-sidecar.jenkins:8081; empty: no node reports")
     agent_namespace: str = _setting("jenkins-agents", "namespace of the agent pods")
     kubernetes_api: str = _setting("", "'' = in-cluster config, else kubeconfig, else off; "
                                    "'off'; or the API server URL")
@@ -60,6 +62,8 @@ class ServiceSettings:
             problems.append(_problem("sync_interval", "must be more than 0 seconds"))
         if self.jenkins_url and not self.jenkins_url.startswith(("http://", "https://")):
             problems.append(_problem("jenkins_url", "must start with http:// or https://"))
+        if self.callback_url and not self.callback_url.startswith(("http://", "https://")):
+            problems.append(_problem("callback_url", "must start with http:// or https://"))
         if self.jenkins_url and not (self.jenkins_token or self.jenkins_password):
             problems.append(_problem("jenkins_token", "is needed (or a password) with a Jenkins URL"))
         if problems:

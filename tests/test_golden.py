@@ -6,7 +6,8 @@ We test these aspects, for every case under tests/golden/cases:
 - the golden Jenkinsfile compiles and runs under Groovy 2.4 against a recording DSL,
   and the recorded calls match the config: stages in order, one parallel branch per
   step, the right container and script per step, skipped steps skipped, approvals,
-  clone, timeouts, and the embedded pod YAML equal to the golden pod.yaml;
+  clone, timeouts, node reports (one per agent scope when the context has a callback
+  URL), and the embedded pod YAML equal to the golden pod.yaml;
 - the pod passes `kubernetes-validate --strict` for one pinned Kubernetes version;
 - config.xml is well-formed XML whose script is the Jenkinsfile.
 
@@ -76,6 +77,11 @@ def test_jenkinsfile_runs_in_groovy(rendering_scenario, groovy):
     assert [c["name"] for c in calls] == ["pipeline"]
     assert {call["args"][0] for call in find(calls, "yaml")} == {pod_text}
     stages = {call["args"][0]: call for call in find(calls, "stage")}
+    reports = [find(stages[n]["children"], "sh")[0]["args"][0]["script"] for n in stages
+               if n.startswith("node-")]
+    agent_scopes = [n for n in stages if n.startswith("agent-")] or ["the pipeline"]
+    assert len(reports) == (len(agent_scopes) if context.callback_url else 0)
+    assert all("$SIDECAR_CALLBACK_URL" in script for script in reports)
     config_names = [stage.name for stage in pipeline.stages]
     recorded = [name for name in stages if name in config_names]
     assert recorded == config_names, "stages out of order or missing"

@@ -13,6 +13,7 @@ import uuid
 from flask import Blueprint, Flask, g, jsonify
 from werkzeug.exceptions import HTTPException
 
+from sidecar.engine.callbacks import Unauthorized
 from sidecar.engine.pipelines import Conflict, NotFound
 from sidecar.errors import ConfigError, SidecarError
 
@@ -47,6 +48,11 @@ def _config(error: ConfigError):
 @bp.app_errorhandler(NotFound)
 def _not_found(error: NotFound):
     return envelope(404, str(error))
+
+
+@bp.app_errorhandler(Unauthorized)
+def _unauthorized(error: Unauthorized):
+    return envelope(401, str(error))
 
 
 @bp.app_errorhandler(Conflict)

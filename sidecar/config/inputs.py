@@ -47,6 +47,8 @@ class RenderContext:
     git_credential_id: str = _field("gitCredentialId", "", _STR,
                                     "Jenkins credential used to clone a private repository")
     trigger_type: str = _field("triggerType", "user", _STR, "user, webhook, image, cron or rerun")
+    callback_url: str = _field("callbackUrl", "", {"type": "string", "pattern": "^(https?://.+)?$"},
+                               "where the agent reports its node; empty: no report")
     project: str = _field("project", "default", _ID,
                           "project the pipeline belongs to (cache scope, quota)")
 

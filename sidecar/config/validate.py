@@ -18,7 +18,7 @@ from sidecar.config.schema import STEP_TYPES, pipeline_schema
 from sidecar.errors import ConfigError, Problem
 
 # Names the renderer gives its own Jenkins stages; user stages must not take them.
-RESERVED_STAGE = re.compile(r"^(step-\d+-\d+|agent-\d+|Clone-\d+)$")
+RESERVED_STAGE = re.compile(r"^(step-\d+-\d+|agent-\d+|Clone-\d+|node-\d+)$")
 RESERVED_CONTAINER = re.compile(r"^(jnlp|step-.*)$")
 
 _TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a number",

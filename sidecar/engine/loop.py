@@ -42,12 +42,13 @@ class Engine:
 
     def __init__(self, *, store: Store, jenkins: JenkinsClient, templates: TemplateSet,
                  interval: float = 3.0, queue_wait: float = 60.0, start_workers: int = 8,
-                 pods: PodLocator | None = None, pod_lost_grace: float = 120.0):
+                 pods: PodLocator | None = None, pod_lost_grace: float = 120.0,
+                 callback_url: str = ""):
         self._store, self._jenkins, self._interval = store, jenkins, interval
         self._start_workers = start_workers
         self._pods, self._pod_lost_grace = pods, timedelta(seconds=pod_lost_grace)
         self._starter = Starter(store=store, jenkins=jenkins, templates=templates,
-                                queue_wait=queue_wait)
+                                queue_wait=queue_wait, callback_url=callback_url)
 
     def cycle(self) -> CycleReport:
         """Admit, start and follow once."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -19,13 +20,14 @@ from sqlalchemy.orm import Session
 from sidecar import cache, render
 from sidecar.config.inputs import HistoryEntry
 from sidecar.config.templates import TemplateSet
-from sidecar.engine import executions
+from sidecar.engine import callbacks, executions
 from sidecar.engine.projects import project_settings
 from sidecar.jenkins import JenkinsClient
 from sidecar.store import Store
 from sidecar.store.models import Execution, ScheduledInfo
 
 EXECUTION_PARAMETER = "SIDECAR_EXECUTION_ID"
+TOKEN_PARAMETER = "SIDECAR_CALLBACK_TOKEN"
 HISTORY_LENGTH = 10
 
 
@@ -38,8 +40,9 @@ class Starter:
     """Renders and triggers executions; safe to call from several threads."""
 
     def __init__(self, *, store: Store, jenkins: JenkinsClient, templates: TemplateSet,
-                 queue_wait: float = 60.0, poll: float = 0.2):
+                 queue_wait: float = 60.0, poll: float = 0.2, callback_url: str = ""):
         self._store, self._jenkins, self._templates = store, jenkins, templates
+        self._callback_url = callback_url
         self._queue_wait, self._poll = queue_wait, poll
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
 
@@ -55,7 +58,9 @@ class Starter:
                 return
             config_xml = self._render(session, execution)
             job, pipeline_id = execution.jenkins_job, execution.pipeline_id
-            parameters = {**execution.parameters, EXECUTION_PARAMETER: execution.id}
+            token = callbacks.new_token(execution)
+            parameters = {**execution.parameters, EXECUTION_PARAMETER: execution.id,
+                          TOKEN_PARAMETER: token}
         with self._locks[pipeline_id]:
             earlier = recovering and self._jenkins.job_exists(job) and \
                 self._jenkins.find_triggered(job, EXECUTION_PARAMETER, execution_id)
@@ -71,7 +76,8 @@ class Starter:
 
     def _render(self, session: Session, execution: Execution) -> str:
         pipeline = execution.pipeline
-        context = executions.context_of(execution, pipeline)
+        context = replace(executions.context_of(execution, pipeline),
+                          callback_url=self._callback_url)
         settings = project_settings(session, execution.project)
         model = executions.model_of(execution)
         placement = cache.place(model, context, settings, _history(session, pipeline.id))

@@ -51,9 +51,10 @@ def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings
     pod = build_pod(templates.base_pod, pipeline, plans, containers,
                     context=context, settings=settings, placement=placement)
     pod_text = pod_yaml(pod)
+    report = templates.tools["report-node"]["script"] if context.callback_url else None
     jenkinsfile = render_jenkinsfile(
         templates.jenkinsfile, pod_yaml=pod_text, timeout=_total_timeout(pipeline),
-        segments=_segments(pipeline, plans))
+        segments=_segments(pipeline, plans), report_node=report)
     config_xml = render_job_xml(templates.job_xml, pipeline=pipeline, jenkinsfile=jenkinsfile,
                                 context=context)
     return Rendered(jenkinsfile, pod_text, config_xml, pod)
@@ -81,7 +82,8 @@ def _segments(pipeline: Pipeline, plans: list[StepPlan]) -> list[dict]:
             number = sum(1 for s in segments if s["kind"] == "agent") + 1
             segments.append({"kind": "agent", "name": f"agent-{number}", "stages": [],
                              "reclone": clone if number > 1 else None,
-                             "reclone_name": f"Clone-{number}"})
+                             "reclone_name": f"Clone-{number}",
+                             "report_name": f"node-{number}"})
         segments[-1]["stages"].append(view)
     for segment in segments:
         if segment["kind"] == "agent":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from dataclasses import replace
+from urllib.parse import quote
 from typing import Any
 
 import yaml
@@ -14,6 +15,7 @@ from sidecar.config.model import Pipeline
 from sidecar.render.naming import label_value
 from sidecar.render.placement import Placement
 from sidecar.render.steps import StepPlan, resources
+from sidecar.render.variables import literal_env
 
 LABEL_PREFIX = "sidecar.jenkins.io"
 
@@ -61,7 +63,21 @@ def build_pod(base: dict, pipeline: Pipeline, plans: list[StepPlan], containers:
         spec["volumes"] = spec.get("volumes", []) + volumes
     if placement.affinity:
         spec["affinity"] = copy.deepcopy(placement.affinity)
+    if context.callback_url:
+        _add_node_report(spec, context)
     return pod
+
+
+def _add_node_report(spec: dict, context: RenderContext) -> None:
+    """What the jnlp container needs to report the pod's node to the sidecar."""
+    url = f"{context.callback_url.rstrip('/')}/api/v1/callbacks/executions/" \
+          f"{quote(context.execution_id, safe='')}/node"
+    for container in spec["containers"]:
+        if container["name"] == "jnlp":
+            container.setdefault("env", []).extend([
+                literal_env("SIDECAR_CALLBACK_URL", url),
+                {"name": "CICD_NODE_NAME",
+                 "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}])
 
 
 def _service(service, settings: ProjectSettings) -> dict[str, Any]:

@@ -1,0 +1,26 @@
+"""Callbacks from Jenkins builds: /api/v1/callbacks/executions/{id}/…, per-execution token."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, jsonify, request
+
+from sidecar.api.context import json_body, sidecar
+from sidecar.engine import callbacks
+from sidecar.errors import ConfigError, Problem
+
+bp = Blueprint("callbacks", __name__, url_prefix="/api/v1/callbacks")
+NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+
+
+@bp.post("/executions/<execution_id>/node")
+def report_node(execution_id: str):
+    """The build's pod reports its node: {nodeName}. :raise 401: bad token; :raise 400:"""
+    token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    node = json_body().get("nodeName")
+    if not isinstance(node, str) or not NODE_NAME.match(node):
+        raise ConfigError(Problem("nodeName must be a Kubernetes node name"))
+    with sidecar().store.session() as session:
+        recorded = callbacks.report_node(session, execution_id, token, node)
+    return jsonify(recorded=recorded)

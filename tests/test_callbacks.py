@@ -1,0 +1,88 @@
+"""Node reports from builds, authenticated by each execution's own token.
+
+We test these aspects, on SQLite and PostgreSQL:
+- a started build receives a token (password parameter); with it, its pod's report
+  records the node and the pipeline's next render prefers that node;
+- a wrong token, another execution's token, an unknown execution or no token get 401;
+  a bad node name gets 400; a second report changes nothing;
+- the stored token is a hash, never the token itself.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from fakes.jenkins import FakeJenkins
+from sidecar.engine import executions, pipelines, projects
+from sidecar.engine.loop import Engine
+from sidecar.engine.starter import EXECUTION_PARAMETER, TOKEN_PARAMETER
+from sidecar.jenkins import JenkinsClient
+
+API_TOKEN = "7a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d"
+CONFIG = "stages:\n- name: Build\n  steps:\n  - runScriptConfig: {image: alpine, shellScript: make}\n"
+
+
+@pytest.fixture
+def started(app, templates):
+    """Two started executions of one pipeline: (store, {execution id: build token})."""
+    store = app.extensions["sidecar"].store
+    with FakeJenkins(auto_start=True, api_tokens={"sidecar": API_TOKEN}) as fake, \
+            JenkinsClient(url=fake.url, user="sidecar", token=API_TOKEN) as client:
+        with store.session() as session:
+            pipelines.create(session, {"name": "api", "inlineConfig": CONFIG})
+            projects.update_settings(session, "default", {"executorQuota": 0})
+        for _ in range(2):
+            with store.session() as session:
+                executions.trigger(session, "default:api", executions.TriggerRequest())
+        Engine(store=store, jenkins=client, templates=templates,
+               callback_url="http://sidecar.example:8081").cycle()
+        tokens = {b.parameters[EXECUTION_PARAMETER]: b.parameters[TOKEN_PARAMETER]
+                  for b in fake.builds.values()}
+        yield store, tokens, fake
+
+
+def _report(client, execution_id, token, node="node-9"):
+    return client.post(f"/api/v1/callbacks/executions/{execution_id}/node",
+                       json={"nodeName": node}, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_report_records_node_and_next_render_prefers_it(client, started, templates):
+    store, tokens, fake = started
+    first = "default:api-1"
+    assert _report(client, first, tokens[first]).json == {"recorded": True}
+    assert _report(client, first, tokens[first], node="node-2").json == {"recorded": False}
+    with store.session() as session:
+        execution = executions.get(session, first)
+        assert execution.node_name == "node-9"
+        assert tokens[first] not in execution.callback_token_hash
+        executions.trigger(session, "default:api", executions.TriggerRequest())
+    with JenkinsClient(url=fake.url, user="sidecar", token=API_TOKEN) as jenkins:
+        Engine(store=store, jenkins=jenkins, templates=templates).cycle()
+    with store.session() as session:
+        pod = yaml.safe_load(executions.get(session, "default:api-3").pod_yaml)
+    values = [t["preference"]["matchFields"][0]["values"] for t in
+              pod["spec"]["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]]
+    assert values == [["node-9"]]
+
+
+def test_reports_need_the_executions_own_token(client, started):
+    _, tokens, _ = started
+    first, second = "default:api-1", "default:api-2"
+    assert _report(client, first, tokens[second]).status_code == 401
+    assert _report(client, first, "guess").status_code == 401
+    assert _report(client, first, "").status_code == 401
+    assert _report(client, "default:api-99", tokens[first]).status_code == 401
+    assert _report(client, first, tokens[first], node="Not A Node!").status_code == 400
+
+
+def test_the_pod_carries_the_callback_address(started):
+    store, _, _ = started
+    with store.session() as session:
+        pod = yaml.safe_load(executions.get(session, "default:api-1").pod_yaml)
+        jenkinsfile = executions.get(session, "default:api-1").jenkinsfile
+    (jnlp,) = [c for c in pod["spec"]["containers"] if c["name"] == "jnlp"]
+    env = {e["name"]: e.get("value") for e in jnlp["env"]}
+    assert env["SIDECAR_CALLBACK_URL"] == \
+        "http://sidecar.example:8081/api/v1/callbacks/executions/default%3Aapi-1/node"
+    assert "stage('node-1')" in jenkinsfile
