@@ -6,7 +6,7 @@ We test these aspects, on SQLite and on PostgreSQL:
 - pipelines: create (inline config validated with positions), list, get, update,
   delete, 404/409; the webhook secret is never shown;
 - render and validate over HTTP give the CLI's results;
-- bad input is a 4xx JSON envelope, never a 500 or a traceback.
+- bad input is a 4xx JSON envelope, never a 500 or a traceback; a lost database is a 503.
 """
 
 from __future__ import annotations
@@ -115,3 +115,14 @@ def test_readiness_reports_jenkins(database_url):
         ready = client.get("/readyz")
         assert ready.status_code == 200 and ready.json["jenkins"] == "unreachable"
         app.extensions["sidecar"].store.dispose()
+
+
+def test_database_outage_is_503_not_500(tmp_path):
+    app = create_app({"TESTING": True, "database_url": f"sqlite:///{tmp_path}/db.sqlite"})
+    (tmp_path / "db.sqlite").unlink()
+    (tmp_path / "db.sqlite").mkdir()  # the file is gone and cannot be created again
+    app.extensions["sidecar"].store.dispose()
+    response = app.test_client().get("/api/v1/pipelines")
+    assert response.status_code == 503
+    assert response.json["message"] == "the database is unavailable; try again"
+    assert app.test_client().get("/readyz").status_code == 503

@@ -11,11 +11,13 @@ import logging
 import uuid
 
 from flask import Blueprint, Flask, g, jsonify
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from sidecar.engine.callbacks import Unauthorized
 from sidecar.engine.pipelines import Conflict, NotFound
-from sidecar.errors import ConfigError, SidecarError
+from sidecar.errors import ConfigError, Problem, SidecarError
+from sidecar.store import StoreError
 
 log = logging.getLogger(__name__)
 bp = Blueprint("errors", __name__)
@@ -38,31 +40,31 @@ def _http(error: HTTPException):
     return envelope(error.code or 500, error.description or error.name)
 
 
+# Our errors and the HTTP status each one means; anything else of ours is a 400.
+STATUS = {NotFound: 404, Conflict: 409, Unauthorized: 401, StoreError: 503}
+
+
+def problem_view(problem: Problem) -> dict:
+    """One config problem as the API shows it."""
+    return {"message": problem.message, "field": problem.config_path or None,
+            "position": str(problem.pos) if problem.pos else None}
+
+
 @bp.app_errorhandler(ConfigError)
 def _config(error: ConfigError):
-    return envelope(400, "invalid input", [
-        {"message": p.message, "field": p.config_path or None,
-         "position": str(p.pos) if p.pos else None} for p in error.problems])
-
-
-@bp.app_errorhandler(NotFound)
-def _not_found(error: NotFound):
-    return envelope(404, str(error))
-
-
-@bp.app_errorhandler(Unauthorized)
-def _unauthorized(error: Unauthorized):
-    return envelope(401, str(error))
-
-
-@bp.app_errorhandler(Conflict)
-def _conflict(error: Conflict):
-    return envelope(409, str(error))
+    return envelope(400, "invalid input", [problem_view(p) for p in error.problems])
 
 
 @bp.app_errorhandler(SidecarError)
 def _sidecar(error: SidecarError):
-    return envelope(400, str(error))
+    status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 400)
+    return envelope(status, str(error))
+
+
+@bp.app_errorhandler(OperationalError)
+def _database(error: OperationalError):
+    log.warning("database unavailable: %s", error.orig)
+    return envelope(503, "the database is unavailable; try again")
 
 
 @bp.app_errorhandler(Exception)

@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify
 
 from sidecar import cache, config, render
 from sidecar.api.context import json_body, sidecar
+from sidecar.api.errors import problem_view
 from sidecar.config.inputs import (HistoryEntry, ProjectSettings, RenderContext, from_located,
                                    history_from_located)
 from sidecar.config.loader import load_text
@@ -36,9 +37,7 @@ def validate_config():
     try:
         config.parse_pipeline(_text(json_body(), "config"), "config")
     except ConfigError as exc:
-        return jsonify(valid=False, errors=[{"message": p.message, "field": p.config_path or None,
-                                             "position": str(p.pos) if p.pos else None}
-                                            for p in exc.problems])
+        return jsonify(valid=False, errors=[problem_view(p) for p in exc.problems])
     return jsonify(valid=True, errors=[])
 
 
