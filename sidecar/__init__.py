@@ -1,3 +1,3 @@
-"""jenkins-sidecar: YAML pipeline configs rendered into Jenkinsfiles and Kubernetes pod templates."""
+"""jenkins-sidecar: pipeline configs into Jenkinsfiles and pod templates, and runs in Jenkins."""
 
 __version__ = "0.1.0"

@@ -26,7 +26,8 @@ class ServiceSettings:
 
     bind: str = _setting("127.0.0.1:8080", "address:port the HTTP service listens on")
     database_url: str = _setting("sqlite:///jenkins-sidecar.db",
-                                 "SQLAlchemy URL; SQLite by default, postgresql+psycopg://… supported")
+                                 "SQLAlchemy URL; SQLite by default, "
+                                 "postgresql+psycopg://… supported")
     jenkins_url: str = _setting("", "Jenkins base URL; empty means not configured")
     jenkins_user: str = _setting("", "Jenkins user the sidecar acts as")
     jenkins_token: str = _setting("", "API token of that user (preferred: no crumb needed)",
@@ -65,7 +66,8 @@ class ServiceSettings:
         if self.callback_url and not self.callback_url.startswith(("http://", "https://")):
             problems.append(_problem("callback_url", "must start with http:// or https://"))
         if self.jenkins_url and not (self.jenkins_token or self.jenkins_password):
-            problems.append(_problem("jenkins_token", "is needed (or a password) with a Jenkins URL"))
+            problems.append(_problem("jenkins_token",
+                                     "is needed (or a password) with a Jenkins URL"))
         if problems:
             raise ConfigError(problems)
 

@@ -31,7 +31,8 @@ stages:
 SETTINGS = ProjectSettings(cache_dir="/cache-root")
 
 
-def _pod(templates, context=RenderContext(), history=(), settings=SETTINGS) -> dict:
+def _pod(templates, context=None, history=(), settings=SETTINGS) -> dict:
+    context = context or RenderContext()
     pipeline = config.parse_pipeline(CONFIG)
     placement = cache.place(pipeline, context, settings, history)
     return render.render(pipeline, context, settings, placement, templates).pod

@@ -11,6 +11,7 @@ We test these aspects, on SQLite and PostgreSQL:
 - fifty triggers with quota 3: never more than 3 Building/Pending, all end, started
   oldest first;
 - a trigger that reached Jenkins before a crash is found again, not sent twice;
+- a step or a run that used up its timeout ends in Timeout, a stop in Aborted;
 - a failed step fails the execution; a stop request aborts the build; skipped steps
   stay Skipped.
 """
@@ -253,3 +254,28 @@ def test_a_trigger_lost_in_a_crash_is_found_not_repeated(store, engine, fake):
         execution = executions.get(session, execution_id)
         assert execution.jenkins_build == _build_of(fake, execution_id).number
     client.close()
+
+
+def test_timeouts_are_told_from_stops(store, engine, fake):
+    with store.session() as session:
+        pipelines.create(session, {"project": "shop", "name": "slow", "inlineConfig": (
+            "timeout: 30\nstages:\n- name: Build\n  steps:\n"
+            "  - runScriptConfig: {image: a, shellScript: sleep 9999}\n    timeout: 10\n"
+            "  - runScriptConfig: {image: a, shellScript: 'true'}\n")})
+    step_timeout, run_timeout = _trigger(store, "shop:slow"), _trigger(store, "shop:slow")
+    engine.cycle()
+    build = _build_of(fake, step_timeout)
+    build.start_stage("step-0-0")
+    fake.clock.tick(10 * 60_000)
+    build.finish_stage("step-0-0", "ABORTED")
+    build.finish("ABORTED")
+    slow = _build_of(fake, run_timeout)
+    slow.start_stage("step-0-1")
+    fake.clock.tick(30 * 60_000)
+    slow.finish("ABORTED")
+    engine.cycle()
+    with store.session() as session:
+        first = executions.get(session, step_timeout)
+        assert (first.state, first.steps[0].state) == ("Timeout", "Timeout")
+        second = executions.get(session, run_timeout)
+        assert (second.state, second.steps[1].state) == ("Timeout", "Aborted")

@@ -14,7 +14,10 @@ _TRIGGER_FIELDS = {"event", "branch", "ref", "commit", "message", "parameters", 
 
 @bp.post("/pipelines/<pipeline_id>/executions")
 def trigger(pipeline_id: str):
-    """Start a run: {branch, commit, ref, event, message, parameters, config?}. :raise 400,404,409:"""
+    """Start a run: {branch, commit, ref, event, message, parameters, config?}.
+
+    :raise 400: bad fields; :raise 404: no such pipeline; :raise 409: branch filtered out
+    """
     body = json_body()
     unknown = sorted(set(body) - _TRIGGER_FIELDS)
     if unknown or not isinstance(body.get("parameters", {}), dict):

@@ -26,7 +26,8 @@ _STR = {"type": "string"}
 _ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9:._/-]{0,252}$",
        "x-expected": "an id of letters, digits and :._/-"}
 # A leading '-' would make git read a ref as an option; git forbids such names anyway.
-_NO_OPTION = {"type": "string", "pattern": "^(?!-)", "x-expected": "a git name not starting with '-'"}
+_NO_OPTION = {"type": "string", "pattern": "^(?!-)",
+              "x-expected": "a git name not starting with '-'"}
 _QTY = {"type": ["string", "number"], "pattern": QUANTITY,
         "x-expected": "a Kubernetes quantity such as 500m, 2 or 1Gi"}
 

@@ -19,7 +19,7 @@ from sidecar import config, render
 from sidecar.config.inputs import RenderContext
 from sidecar.config.model import Pipeline as PipelineModel
 from sidecar.config.when import branch_matches
-from sidecar.engine.pipelines import Conflict, NotFound, get as get_pipeline
+from sidecar.engine.pipelines import Conflict, NotFound
 from sidecar.errors import ConfigError, Problem
 from sidecar.store.models import END_STATES, Execution, LogChunk, Pipeline, StepState, utcnow
 

@@ -36,7 +36,8 @@ def update_settings(session: Session, project: str, values: dict[str, Any]) -> P
     for row in session.scalars(select(Setting).where(Setting.project == project)):
         session.delete(row)
     session.flush()
-    session.add_all(Setting(project=project, name=k, value=json.dumps(v)) for k, v in merged.items())
+    session.add_all(Setting(project=project, name=key, value=json.dumps(value))
+                    for key, value in merged.items())
     session.flush()
     return project_settings(session, project)
 

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session
 
+from sidecar import render
 from sidecar.engine import executions
 from sidecar.jenkins import JenkinsClient, JenkinsNotFound, JenkinsUnavailable, RunState
 from sidecar.store.models import Execution, LogChunk, StepState
@@ -27,7 +28,7 @@ STEP_STATES = {"IN_PROGRESS": "Building", "PAUSED_PENDING_INPUT": "Pending",
                "ABORTED": "Aborted", "NOT_EXECUTED": "Skipped", "SKIPPED": "Skipped"}
 RUN_END_STATES = {"SUCCESS": "Success", "FAILED": "Failed", "UNSTABLE": "Failed",
                   "ABORTED": "Aborted", "NOT_EXECUTED": "Aborted"}
-STEP_END_STATES = ("Success", "Failed", "Aborted")
+STEP_END_STATES = ("Success", "Failed", "Aborted", "Timeout")
 MAX_LOG_READS = 1000
 
 
@@ -70,6 +71,7 @@ def _send_stop(execution: Execution, jenkins: JenkinsClient) -> None:
 
 def _apply(session: Session, execution: Execution, run: RunState, jenkins: JenkinsClient) -> None:
     steps = {(s.stage_index, s.step_index): s for s in execution.steps}
+    limits = _Limits(execution)
     for stage in run.stages:
         match = STEP_STAGE.match(stage.name)
         step = steps.get((int(match[1]), int(match[2]))) if match else None
@@ -81,14 +83,52 @@ def _apply(session: Session, execution: Execution, run: RunState, jenkins: Jenki
         if new_state in STEP_END_STATES:
             step.ended_at = _time(stage.start_time_millis + stage.duration_millis)
             _archive(session, execution, step, stage.log_node_ids, jenkins)
+            if new_state == "Aborted" and limits.step_timed_out(step, stage.duration_millis):
+                new_state = "Timeout"
         step.state = new_state
     if run.finished:
-        executions.finish(execution, RUN_END_STATES.get(run.status, "Failed"),
-                          f"Jenkins reported {run.status}",
+        state = RUN_END_STATES.get(run.status, "Failed")
+        if state == "Aborted" and (any(s.state == "Timeout" for s in execution.steps)
+                                   or limits.run_timed_out(run.duration_millis)):
+            state = "Timeout"
+        executions.finish(execution, state, f"Jenkins reported {run.status}",
                           _time(run.start_time_millis + run.duration_millis))
     elif execution.state in ("Building", "Pending"):
         pending = any(step.state == "Pending" for step in execution.steps)
         execution.state = "Pending" if pending else "Building"
+
+
+class _Limits:
+    """The timeouts of an execution, read from its config only when an abort needs them.
+
+    Jenkins reports a timeout as ABORTED, like a stop; an abort the sidecar did not ask
+    for that lasted at least the configured time is a timeout.
+    """
+
+    def __init__(self, execution: Execution):
+        self._execution = execution
+        self._pipeline = None
+
+    def step_timed_out(self, step: StepState, millis: int) -> bool:
+        """True when an aborted step ran for its whole timeout."""
+        stage = self._prepared().stages[step.stage_index]
+        minutes = stage.steps[step.step_index].timeout
+        return self._reached(minutes, millis)
+
+    def run_timed_out(self, millis: int) -> bool:
+        """True when an aborted run lasted the pipeline's whole timeout."""
+        return self._reached(render.total_timeout(self._prepared()), millis)
+
+    def _reached(self, minutes: int | None, millis: int) -> bool:
+        return bool(minutes) and not self._execution.stop_requested and \
+            millis >= minutes * 60_000
+
+    def _prepared(self):
+        if self._pipeline is None:
+            model = executions.model_of(self._execution)
+            context = executions.context_of(self._execution, self._execution.pipeline)
+            self._pipeline = render.prepare(model, context)
+        return self._pipeline
 
 
 def _archive(session: Session, execution: Execution, step: StepState, node_ids: tuple[str, ...],

@@ -99,7 +99,8 @@ class JenkinsClient:
                                       method="POST", path=path, status=response.status_code)
         return int(match.group(1))
 
-    def find_triggered(self, name: str, parameter: str, value: str) -> tuple[int, int | None] | None:
+    def find_triggered(self, name: str, parameter: str,
+                       value: str) -> tuple[int, int | None] | None:
         """(queue id, build number or None) of a trigger carrying parameter=value, if any.
 
         Used after a crash between sending a trigger and recording its queue item: the

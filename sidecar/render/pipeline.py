@@ -53,15 +53,15 @@ def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings
     pod_text = pod_yaml(pod)
     report = templates.tools["report-node"]["script"] if context.callback_url else None
     jenkinsfile = render_jenkinsfile(
-        templates.jenkinsfile, pod_yaml=pod_text, timeout=_total_timeout(pipeline),
+        templates.jenkinsfile, pod_yaml=pod_text, timeout=total_timeout(pipeline),
         segments=_segments(pipeline, plans), report_node=report)
     config_xml = render_job_xml(templates.job_xml, pipeline=pipeline, jenkinsfile=jenkinsfile,
                                 context=context)
     return Rendered(jenkinsfile, pod_text, config_xml, pod)
 
 
-def _total_timeout(pipeline: Pipeline) -> int:
-    # The pipeline timeout bounds the work; time spent waiting for approvals is added.
+def total_timeout(pipeline: Pipeline) -> int:
+    """Minutes the whole run may take: the pipeline timeout plus every approval's wait."""
     waits = sum(stage.steps[0].options["timeout"] for stage in pipeline.stages if stage.is_approval)
     return pipeline.timeout + waits
 

@@ -396,7 +396,7 @@ class FakeJenkins:
     def _store_config(self, name: str, body: bytes, *, status: int) -> Reply:
         job = FakeJob(name, body.decode("utf-8"))
         try:
-            job.parameter_defaults
+            _ = job.parameter_defaults  # parses the XML: a bad config.xml is a 400
         except ParseError as exc:
             return Reply.error(400, f"Failed to parse config.xml: {exc}")
         if name in self.jobs:
