@@ -10,7 +10,8 @@ We test these aspects, on SQLite and PostgreSQL:
 - twenty executions of one pipeline started at the same moment each run their own script;
 - fifty triggers with quota 3: never more than 3 Building/Pending, all end, started
   oldest first;
-- a trigger that reached Jenkins before a crash is found again, not sent twice;
+- a trigger that reached Jenkins before a crash is found again, not sent twice; a run
+  stopped while Jenkins was down is never started;
 - a step or a run that used up its timeout ends in Timeout, a stop in Aborted;
 - a failed step fails the execution; a stop request aborts the build; skipped steps
   stay Skipped.
@@ -279,3 +280,17 @@ def test_timeouts_are_told_from_stops(store, engine, fake):
         assert (first.state, first.steps[0].state) == ("Timeout", "Timeout")
         second = executions.get(session, run_timeout)
         assert (second.state, second.steps[1].state) == ("Timeout", "Aborted")
+
+
+def test_stop_while_jenkins_is_down_never_starts_the_build(store, engine, fake):
+    execution_id = _trigger(store, _pipeline(store))
+    fake.refuse_connections()
+    engine.cycle()  # admitted, but Jenkins cannot be reached
+    with store.session() as session:
+        assert executions.request_stop(session, execution_id).stop_requested
+    fake.recover()
+    engine.cycle()
+    engine.cycle()
+    with store.session() as session:
+        assert executions.get(session, execution_id).state == "Aborted"
+    assert fake.builds == {}

@@ -56,17 +56,22 @@ class Starter:
             execution = executions.get(session, execution_id)
             if execution.jenkins_queue_id is not None or execution.state != "Building":
                 return
-            config_xml = self._render(session, execution)
-            job, pipeline_id = execution.jenkins_job, execution.pipeline_id
-            token = callbacks.new_token(execution)
-            parameters = {**execution.parameters, EXECUTION_PARAMETER: execution.id,
-                          TOKEN_PARAMETER: token}
+            pipeline_id = execution.pipeline_id
+        job = job_name(pipeline_id)
         with self._locks[pipeline_id]:
             earlier = recovering and self._jenkins.job_exists(job) and \
                 self._jenkins.find_triggered(job, EXECUTION_PARAMETER, execution_id)
-            if earlier:
+            if earlier:  # keep what that build runs: no new render, no new token
                 self._record(execution_id, jenkins_queue_id=earlier[0], jenkins_build=earlier[1])
                 return
+            with self._store.session() as session:
+                execution = executions.get(session, execution_id)
+                if execution.stop_requested:  # found no earlier trigger: nothing to stop
+                    executions.finish(execution, "Aborted", "stopped before Jenkins started it")
+                    return
+                config_xml = self._render(session, execution)
+                parameters = {**execution.parameters, EXECUTION_PARAMETER: execution.id,
+                              TOKEN_PARAMETER: callbacks.new_token(execution)}
             self._jenkins.create_or_update_job(job, config_xml)
             queue_id = self._jenkins.trigger(job, parameters)
             self._record(execution_id, jenkins_queue_id=queue_id)
