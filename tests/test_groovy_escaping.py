@@ -96,7 +96,7 @@ def test_groovy_string_round_trips(groovy, text):
     assert calls[0]["args"][0]["script"] == text
 
 
-@settings(max_examples=1000)
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.text(st.characters(exclude_categories=("Cs",))))
 def test_pod_yaml_emitter_round_trips_any_text(text):
     assert yaml.safe_load(pod_yaml({"value": text}))["value"] == text
