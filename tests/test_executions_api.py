@@ -65,6 +65,8 @@ def test_bad_triggers_are_refused(client):
     assert client.post(url, json={"parameters": {"OTHER": 1}}).status_code == 400
     assert client.post(url, json={"branch": "feature/x"}).status_code == 409
     assert client.post(url, json={"surprise": True}).status_code == 400
+    assert client.post(url, json={"config": 42}).status_code == 400
+    assert client.post(url, json={"parameters": ["TARGET"]}).status_code == 400
     assert client.post("/api/v1/pipelines/none:here/executions", json={}).status_code == 404
     assert client.get(f"/api/v1/pipelines/{pipeline}").json["nextRun"] == 1
 

@@ -19,15 +19,18 @@ def trigger(pipeline_id: str):
     :raise 400: bad fields; :raise 404: no such pipeline; :raise 409: branch filtered out
     """
     body = json_body()
-    unknown = sorted(set(body) - _TRIGGER_FIELDS)
-    if unknown or not isinstance(body.get("parameters", {}), dict):
-        raise ConfigError([Problem(f"unknown field '{k}'") for k in unknown] or
-                          [Problem("parameters must be an object")])
+    problems = [Problem(f"unknown field '{k}'") for k in sorted(set(body) - _TRIGGER_FIELDS)]
+    if not isinstance(body.get("parameters", {}), dict):
+        problems.append(Problem("parameters must be an object"))
+    if not isinstance(body.get("config", ""), str):
+        problems.append(Problem("config must be a YAML text"))
+    if problems:
+        raise ConfigError(problems)
     trigger_request = executions.TriggerRequest(
         event=str(body.get("event", "manual")), branch=str(body.get("branch", "main")),
         ref=str(body.get("ref", "")), commit=str(body.get("commit", "")),
         message=str(body.get("message", "")), parameters=body.get("parameters", {}),
-        config_text=body.get("config") if isinstance(body.get("config"), str) else None)
+        config_text=body.get("config"))
     with sidecar().store.session() as session:
         execution = executions.trigger(session, pipeline_id, trigger_request)
         return jsonify(executions.view(execution)), 201
