@@ -10,7 +10,8 @@ We test these aspects, on SQLite and PostgreSQL:
 - twenty executions of one pipeline started at the same moment each run their own script;
 - fifty triggers with quota 3: never more than 3 Building/Pending, all end, started
   oldest first;
-- a trigger that reached Jenkins before a crash is found again, not sent twice; a run
+- a trigger that reached Jenkins before a crash is found again, not sent twice; one
+  still queued is replaced, so it cannot run another execution's script; a run
   stopped while Jenkins was down is never started;
 - a step or a run that used up its timeout ends in Timeout, a stop in Aborted;
 - a failed step fails the execution; a stop request aborts the build; skipped steps
@@ -98,6 +99,16 @@ def _build_of(fake, execution_id):
     (build,) = [b for b in fake.builds.values()
                 if b.parameters.get(EXECUTION_PARAMETER) == execution_id]
     return build
+
+
+def _parameterized_job() -> str:
+    """A job config.xml with the execution parameter, as one written before a crash."""
+    return ("<flow-definition><properties><hudson.model.ParametersDefinitionProperty>"
+            "<parameterDefinitions><hudson.model.StringParameterDefinition>"
+            f"<name>{EXECUTION_PARAMETER}</name><defaultValue/>"
+            "</hudson.model.StringParameterDefinition></parameterDefinitions>"
+            "</hudson.model.ParametersDefinitionProperty></properties>"
+            "<definition><script>before the crash</script></definition></flow-definition>")
 
 
 def _run_build(build, *, failing: str | None = None):
@@ -241,13 +252,7 @@ def test_a_trigger_lost_in_a_crash_is_found_not_repeated(store, engine, fake):
         assert admit(session) == [execution_id]
     client = JenkinsClient(url=fake.url, user="sidecar", token=TOKEN)
     job = job_name(pipeline_id)
-    client.create_or_update_job(job, (
-        "<flow-definition><properties><hudson.model.ParametersDefinitionProperty>"
-        "<parameterDefinitions><hudson.model.StringParameterDefinition>"
-        f"<name>{EXECUTION_PARAMETER}</name><defaultValue/>"
-        "</hudson.model.StringParameterDefinition></parameterDefinitions>"
-        "</hudson.model.ParametersDefinitionProperty></properties>"
-        "<definition><script>x</script></definition></flow-definition>"))
+    client.create_or_update_job(job, _parameterized_job())
     client.trigger(job, {EXECUTION_PARAMETER: execution_id})
     engine.cycle()
     assert len(fake.builds) == 1
@@ -294,3 +299,22 @@ def test_stop_while_jenkins_is_down_never_starts_the_build(store, engine, fake):
     with store.session() as session:
         assert executions.get(session, execution_id).state == "Aborted"
     assert fake.builds == {}
+
+
+def test_a_trigger_still_queued_after_a_crash_is_replaced(store, engine, fake):
+    pipeline_id = _pipeline(store, quota=0)
+    lost = _trigger(store, pipeline_id)
+    with store.session() as session:  # admitted, triggered, then the process died
+        assert admit(session) == [lost]
+    fake.auto_start = False
+    with JenkinsClient(url=fake.url, user="sidecar", token=TOKEN) as client:
+        client.create_or_update_job(job_name(pipeline_id), _parameterized_job())
+        stale = client.trigger(job_name(pipeline_id), {EXECUTION_PARAMETER: lost})
+    fake.auto_start = True
+    newer = _trigger(store, pipeline_id)
+    engine.cycle()
+    assert fake.queue[stale].cancelled
+    with store.session() as session:
+        for execution_id in (lost, newer):
+            assert _build_of(fake, execution_id).script == \
+                executions.get(session, execution_id).jenkinsfile

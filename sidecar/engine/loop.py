@@ -58,11 +58,15 @@ class Engine:
             unstarted = session.scalars(select(Execution.id).where(
                 Execution.state == "Building", Execution.jenkins_queue_id.is_(None))
                 .order_by(Execution.started_at, Execution.run)).all()
-        if unstarted:
+        # Recovering starts go first, before any new start can rewrite a job's script.
+        for execution_id in [i for i in unstarted if i not in admitted]:
+            report.started += self._start(execution_id, recovering=True)
+        fresh = [i for i in unstarted if i in admitted]
+        if fresh:
             # Starts wait for Jenkins' queue; different pipelines need not wait in line.
             with ThreadPoolExecutor(max_workers=self._start_workers) as pool:
-                report.started = sum(pool.map(
-                    lambda i: self._start(i, recovering=i not in admitted), unstarted))
+                report.started += sum(pool.map(
+                    lambda i: self._start(i, recovering=False), fresh))
         with self._store.session() as session:
             followed = session.scalars(select(Execution.id).where(
                 Execution.state.in_(ACTIVE), Execution.jenkins_queue_id.is_not(None))).all()

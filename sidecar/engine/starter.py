@@ -61,9 +61,14 @@ class Starter:
         with self._locks[pipeline_id]:
             earlier = recovering and self._jenkins.job_exists(job) and \
                 self._jenkins.find_triggered(job, EXECUTION_PARAMETER, execution_id)
-            if earlier:  # keep what that build runs: no new render, no new token
+            if earlier and earlier[1] is not None:
+                # It started: keep what that build runs, with no new render and no new token.
                 self._record(execution_id, jenkins_queue_id=earlier[0], jenkins_build=earlier[1])
                 return
+            if earlier:
+                # Still queued: it would read whatever script the job holds when it leaves
+                # the queue, so take it back and trigger afresh under the lock.
+                self._jenkins.cancel_queue_item(earlier[0])
             with self._store.session() as session:
                 execution = executions.get(session, execution_id)
                 if execution.stop_requested:  # found no earlier trigger: nothing to stop
