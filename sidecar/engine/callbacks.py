@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from sidecar.engine import executions
 from sidecar.errors import SidecarError
-from sidecar.store.models import END_STATES, Execution, ScheduledInfo
+from sidecar.store.models import END_STATES, Execution
 
 
 class Unauthorized(SidecarError):
@@ -32,12 +32,9 @@ def new_token(execution: Execution) -> str:
 def report_node(session: Session, execution_id: str, token: str, node_name: str) -> bool:
     """Record the node an execution's pod runs on; False if it was known already."""
     execution = _authorized(session, execution_id, token)
-    if execution.node_name is not None or execution.state in END_STATES:
+    if execution.state in END_STATES:
         return False
-    execution.node_name = node_name
-    session.add(ScheduledInfo(execution_id=execution.id, pipeline_id=execution.pipeline_id,
-                              node_name=node_name, source="callback"))
-    return True
+    return executions.record_node(session, execution, node_name, "callback")
 
 
 def _authorized(session: Session, execution_id: str, token: str) -> Execution:

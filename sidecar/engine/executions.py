@@ -21,7 +21,8 @@ from sidecar.config.model import Pipeline as PipelineModel
 from sidecar.config.when import branch_matches
 from sidecar.engine.pipelines import Conflict, NotFound
 from sidecar.errors import ConfigError, Problem
-from sidecar.store.models import END_STATES, Execution, LogChunk, Pipeline, StepState, utcnow
+from sidecar.store.models import (END_STATES, Execution, LogChunk, Pipeline, ScheduledInfo,
+                                   StepState, utcnow)
 
 TRIGGER_TYPES = ("user", "webhook", "image", "cron", "rerun")
 
@@ -104,6 +105,16 @@ def finish(execution: Execution, state: str, reason: str = "", at: datetime | No
         if step.state in ("Waiting", "Building", "Pending"):
             step.state = "Skipped" if step.state == "Waiting" else "Aborted"
             step.ended_at = step.ended_at or execution.ended_at
+
+
+def record_node(session: Session, execution: Execution, node_name: str, source: str) -> bool:
+    """Remember the first node an execution's pod ran on; False if one is known already."""
+    if execution.node_name is not None:
+        return False
+    execution.node_name = node_name
+    session.add(ScheduledInfo(execution_id=execution.id, pipeline_id=execution.pipeline_id,
+                              node_name=node_name, source=source))
+    return True
 
 
 def get(session: Session, execution_id: str) -> Execution:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from sidecar.engine import executions
 from sidecar.kube import AgentPod
 from sidecar.render.naming import label_value
-from sidecar.store.models import Execution, ScheduledInfo, utcnow
+from sidecar.store.models import Execution, utcnow
 
 
 def record_nodes(session: Session, pods: list[AgentPod], *, grace: timedelta,
@@ -34,10 +34,7 @@ def record_nodes(session: Session, pods: list[AgentPod], *, grace: timedelta,
             continue
         seen.add(execution.id)
         execution.pod_missing_since = None
-        if execution.node_name is None:
-            execution.node_name = pod.node_name
-            session.add(ScheduledInfo(execution_id=execution.id, pipeline_id=execution.pipeline_id,
-                                      node_name=pod.node_name, source="kubernetes"))
+        executions.record_node(session, execution, pod.node_name, "kubernetes")
     return [execution for execution in active
             if execution.id not in seen and _lost(execution, grace, now)]
 

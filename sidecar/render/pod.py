@@ -15,7 +15,7 @@ from sidecar.config.model import Pipeline
 from sidecar.render.naming import label_value
 from sidecar.render.placement import Placement
 from sidecar.render.steps import StepPlan, resources
-from sidecar.render.variables import literal_env
+from sidecar.render.variables import literal_env, node_name_env
 
 LABEL_PREFIX = "sidecar.jenkins.io"
 
@@ -75,9 +75,7 @@ def _add_node_report(spec: dict, context: RenderContext) -> None:
     for container in spec["containers"]:
         if container["name"] == "jnlp":
             container.setdefault("env", []).extend([
-                literal_env("SIDECAR_CALLBACK_URL", url),
-                {"name": "CICD_NODE_NAME",
-                 "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}])
+                literal_env("SIDECAR_CALLBACK_URL", url), node_name_env()])
 
 
 def _service(service, settings: ProjectSettings) -> dict[str, Any]:

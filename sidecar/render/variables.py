@@ -43,7 +43,12 @@ def literal_env(name: str, value: str) -> dict:
 def cicd_env(context: RenderContext) -> list[dict]:
     """Env entries for every step container: CICD_* plus the node the pod runs on."""
     entries = [literal_env(name, value) for name, value in cicd_variables(context).items()]
-    # NODE_NAME inside a build is the agent (pod) name; the Kubernetes node comes from here.
-    entries.append({"name": "CICD_NODE_NAME",
-                    "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}})
-    return entries
+    return entries + [node_name_env()]
+
+
+def node_name_env() -> dict:
+    """CICD_NODE_NAME from the downward API.
+
+    NODE_NAME inside a build is the agent (pod) name; the Kubernetes node comes from here.
+    """
+    return {"name": "CICD_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
