@@ -11,10 +11,11 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from sidecar.api import callbacks, errors, executions, health, pipelines, render
+from sidecar.api import auth, callbacks, errors, executions, health, openapi, pipelines, render
 from sidecar.config.templates import TemplateSet, load_templates
 from sidecar.engine import pipelines as pipeline_service
 from sidecar.engine.loop import Engine
+from sidecar.engine.principals import TokenTable, load_tokens
 from sidecar.jenkins import JenkinsClient, JenkinsError
 from sidecar.kube import KubeError, PodLocator
 from sidecar.settings import ServiceSettings, settings_from
@@ -31,6 +32,8 @@ class Sidecar:
     store: Store
     templates: TemplateSet
     jenkins: JenkinsClient | None = None
+    tokens: TokenTable | None = None
+    """API bearer tokens; None: no token file, every caller is anonymous."""
 
     def jenkins_status(self) -> str:
         """'not configured', 'unreachable', or 'ok' with Jenkins' version."""
@@ -88,8 +91,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         jenkins = JenkinsClient(url=settings.jenkins_url, user=settings.jenkins_user,
                                 token=settings.jenkins_token, password=settings.jenkins_password,
                                 timeout=settings.jenkins_timeout)
-    app.extensions["sidecar"] = Sidecar(settings, store, templates, jenkins)
+    tokens = load_tokens(settings.api_tokens_file) if settings.api_tokens_file else None
+    app.extensions["sidecar"] = Sidecar(settings, store, templates, jenkins, tokens)
     errors.register(app)
-    for blueprint in (health.bp, pipelines.bp, executions.bp, callbacks.bp, render.bp):
+    for blueprint in (auth.bp, openapi.bp, health.bp, pipelines.bp, executions.bp,
+                      callbacks.bp, render.bp):
         app.register_blueprint(blueprint)
     return app

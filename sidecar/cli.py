@@ -102,13 +102,13 @@ def _serve(args: argparse.Namespace) -> int:
     from sidecar.server import run_gunicorn
 
     # Built before gunicorn starts, so a bad setting is one clear line, not a worker crash.
-    app = create_app()
+    app = create_app({"bind": args.bind} if args.bind else None)
     state = app.extensions["sidecar"]
     print(f"Jenkins: {state.jenkins_status()}", file=sys.stderr)
     # The engine runs once, in this (the master) process; workers only serve HTTP.
     stop = state.start_engine()
     try:
-        run_gunicorn(app, bind=args.bind or state.settings.bind, threads=args.threads,
+        run_gunicorn(app, bind=state.settings.bind, threads=args.threads,
                      after_fork=state.store.after_fork)
     finally:
         if stop is not None:

@@ -48,6 +48,10 @@ class ServiceSettings:
     jenkinsfile_templates_dir: str = _setting("", "directory of Jenkinsfile.j2 and config.xml.j2")
     podtemplates_dir: str = _setting("", "directory of base.yaml and tools.yaml")
     examples_dir: str = _setting("", "load every *.yml here as a pipeline at start (demo)")
+    api_tokens_file: str = _setting("", "YAML file of API bearer tokens (user, groups, read or "
+                                    "write); empty: no tokens, anonymous access")
+    allow_anonymous: bool = _setting(False, "allow anonymous API access on a non-loopback "
+                                     "address when no token file is set")
 
     def validate(self) -> None:
         """Fail with every problem at once when a value cannot work."""
@@ -68,8 +72,18 @@ class ServiceSettings:
         if self.jenkins_url and not (self.jenkins_token or self.jenkins_password):
             problems.append(_problem("jenkins_token",
                                      "is needed (or a password) with a Jenkins URL"))
+        if not self.api_tokens_file and not self.allow_anonymous and \
+                not _loopback(self.bind):
+            problems.append(_problem("api_tokens_file", "is needed when binding to a "
+                                     f"non-loopback address ({self.bind}); or set "
+                                     f"{env_name('allow_anonymous')}=true"))
         if problems:
             raise ConfigError(problems)
+
+
+def _loopback(bind: str) -> bool:
+    host = bind.rsplit(":", 1)[0].strip("[]")
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def env_name(name: str) -> str:
@@ -105,6 +119,10 @@ def settings_from(environ: Mapping[str, str], overrides: Mapping[str, Any] | Non
 
 
 def _convert(raw: str, declared: str) -> Any:
+    if declared == "bool":
+        if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError("must be true or false")
+        return raw.lower() in ("true", "1", "yes")
     if declared == "float":
         try:
             return float(raw)

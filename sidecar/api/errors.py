@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from sidecar.engine.callbacks import Unauthorized
 from sidecar.engine.pipelines import Conflict, NotFound
+from sidecar.engine.principals import Forbidden, Unauthenticated
 from sidecar.errors import ConfigError, Problem, SidecarError
 from sidecar.store import StoreError
 
@@ -41,7 +42,8 @@ def _http(error: HTTPException):
 
 
 # Our errors and the HTTP status each one means; anything else of ours is a 400.
-STATUS = {NotFound: 404, Conflict: 409, Unauthorized: 401, StoreError: 503}
+STATUS = {NotFound: 404, Conflict: 409, Unauthorized: 401, Unauthenticated: 401,
+          Forbidden: 403, StoreError: 503}
 
 
 def problem_view(problem: Problem) -> dict:
@@ -58,7 +60,10 @@ def _config(error: ConfigError):
 @bp.app_errorhandler(SidecarError)
 def _sidecar(error: SidecarError):
     status = next((code for kind, code in STATUS.items() if isinstance(error, kind)), 400)
-    return envelope(status, str(error))
+    response, code = envelope(status, str(error))
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="jenkins-sidecar"'
+    return response, code
 
 
 @bp.app_errorhandler(OperationalError)

@@ -36,6 +36,8 @@ class Pipeline(Base):
     config_path: Mapped[str] = mapped_column(String(500), default=".jenkins-sidecar.yml")
     inline_config: Mapped[str | None] = mapped_column(Text)
     webhook_secret: Mapped[str] = mapped_column(String(200), default="")
+    provider_token: Mapped[str] = mapped_column(String(500), default="", server_default="")
+    """Credential for the Git provider's API, to read the config at a pushed commit."""
     triggers: Mapped[dict] = mapped_column(JSON, default=dict)
     next_run: Mapped[int] = mapped_column(Integer, default=1)
     last_run_state: Mapped[str | None] = mapped_column(String(20))
@@ -75,6 +77,13 @@ class Execution(Base):
     stop_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     pod_missing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     callback_token_hash: Mapped[str] = mapped_column(String(128), default="")
+    triggered_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    replay_of: Mapped[str | None] = mapped_column(String(300))
+    held_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set while locality-aware admission holds the run for a warm node."""
+    cache_slot: Mapped[int | None] = mapped_column(Integer)
+    placement_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    """Why the pod was placed or cached as it was (warm node, hold, no hostPath)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
                                                  index=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -136,10 +145,14 @@ class Approval(Base):
     stage_index: Mapped[int] = mapped_column(Integer)
     step_index: Mapped[int] = mapped_column(Integer)
     input_id: Mapped[str] = mapped_column(String(100))
+    jenkins_input_id: Mapped[str | None] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)
+    ok_text: Mapped[str] = mapped_column(String(200), default="", server_default="")
     submitters: Mapped[list] = mapped_column(JSON, default=list)
     parameters: Mapped[list] = mapped_column(JSON, default=list)
-    state: Mapped[str] = mapped_column(String(20), default="Pending")
+    state: Mapped[str] = mapped_column(String(20), default="Pending", index=True)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notify_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     decision: Mapped[dict | None] = mapped_column(JSON)
@@ -168,3 +181,21 @@ class WebhookDelivery(Base):
     delivery_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     pipeline_id: Mapped[str | None] = mapped_column(String(255))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class NodeCache(Base):
+    """A cache directory on a node, as the node's `cache gc` last reported it."""
+
+    __tablename__ = "node_caches"
+
+    node_name: Mapped[str] = mapped_column(String(300), primary_key=True)
+    directory: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    """The directory relative to the cache root: project/pipeline/scope[/slot]/path."""
+    pipeline_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    scope: Mapped[str] = mapped_column(String(20), default="trusted")
+    slot: Mapped[int | None] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(20), default="present")
+    """'present', or 'pruned' once gc removed it."""
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
