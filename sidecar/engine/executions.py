@@ -138,6 +138,8 @@ def listing(session: Session, *, pipeline_id: str | None = None, state: str | No
 
 def step_log(session: Session, execution_id: str, stage: int, step: int) -> tuple[str, bool]:
     """The archived log of one step and whether it is complete. :raise NotFound:"""
+    if not (0 <= stage < 2**31 and 0 <= step < 2**31):  # beyond any column's range
+        raise NotFound(f"execution {execution_id} has no step {stage}-{step}")
     state = session.get(StepState, (execution_id, stage, step))
     if state is None:
         raise NotFound(f"execution {execution_id} has no step {stage}-{step}")

@@ -20,7 +20,7 @@ FRAGMENTS = Path(__file__).parent
 @lru_cache(maxsize=1)
 def document() -> dict:
     """The whole OpenAPI document."""
-    doc: dict = {"openapi": "3.0.3",
+    doc: dict = {"openapi": "3.1.0",
                  "info": {"title": "jenkins-sidecar", "version": "0.1.0"},
                  "paths": {}, "components": {"schemas": {}, "securitySchemes": {},
                                              "responses": {}, "parameters": {}}}
