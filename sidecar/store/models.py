@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, Text,
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String,
+                        Text,
                         UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -52,7 +53,8 @@ class Execution(Base):
     """One run of a pipeline, from trigger to end state."""
 
     __tablename__ = "executions"
-    __table_args__ = (UniqueConstraint("pipeline_id", "run"),)
+    __table_args__ = (UniqueConstraint("pipeline_id", "run"),
+                      Index("ix_executions_pipeline_created", "pipeline_id", "created_at"))
 
     id: Mapped[str] = mapped_column(String(300), primary_key=True)
     pipeline_id: Mapped[str] = mapped_column(ForeignKey("pipelines.id"), index=True)

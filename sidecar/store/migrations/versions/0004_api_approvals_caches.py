@@ -25,6 +25,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('cache_slot', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('placement_note', sa.Text(), nullable=False,
                                       server_default=''))
+        # Runs of one pipeline, newest first: the runs list of the APIs.
+        batch_op.create_index('ix_executions_pipeline_created', ['pipeline_id', 'created_at'])
     with op.batch_alter_table('approvals', schema=None) as batch_op:
         batch_op.add_column(sa.Column('jenkins_input_id', sa.String(200), nullable=True))
         batch_op.add_column(sa.Column('ok_text', sa.String(200), nullable=False,
@@ -53,6 +55,7 @@ def downgrade() -> None:
         for column in ('notify_attempts', 'notified_at', 'ok_text', 'jenkins_input_id'):
             batch_op.drop_column(column)
     with op.batch_alter_table('executions', schema=None) as batch_op:
+        batch_op.drop_index('ix_executions_pipeline_created')
         for column in ('placement_note', 'cache_slot', 'held_since', 'replay_of',
                        'triggered_by'):
             batch_op.drop_column(column)
