@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
 from sidecar.api.approvals import deliver_now
 from sidecar.api.auth import current_principal
@@ -48,7 +48,8 @@ def submit_step(pipeline: str, run: str, step: str):
 
 
 def _submit(pipeline: str, run: str, segments: tuple[str, ...]):
-    match, number = JOB.match(pipeline), int(run) if run.isdigit() else None
+    match = JOB.match(pipeline)
+    number = int(run) if run.isdigit() and len(run) < 10 else None
     if match is None or number is None:
         return envelope(404, f"Pipeline {pipeline} run {run} not found")
     pipeline_id = f"{match[1]}:{match[2]}"
@@ -56,22 +57,25 @@ def _submit(pipeline: str, run: str, segments: tuple[str, ...]):
         body = _body()
         with sidecar().store.session() as session:
             approval = _approval(session, pipeline_id, number, segments, body["id"])
-            approvals.decide(session, approval.id, current_principal(), via="blueocean",
-                             approve=not body["abort"], parameters=body["parameters"],
-                             comment="")
-            approval_id = approval.id
+            approval_id, submitters = approval.id, list(approval.submitters)
+            try:
+                approvals.decide(session, approval_id, current_principal(), via="blueocean",
+                                 approve=not body["abort"], parameters=body["parameters"],
+                                 comment="")
+            except Forbidden:
+                raise _Refused(f"You need to be {','.join(submitters)} to submit this.") from None
     except _Refused as refusal:
         return envelope(400, str(refusal))
     except NotFound as exc:
         return envelope(404 if str(exc).startswith("run ") else 400, str(exc))
-    except Forbidden:
-        return envelope(400, f"You need to be {','.join(approval.submitters)} to submit this.")
     except Conflict:
         return envelope(400, "This input has been already given")
     except ConfigError as exc:
         return envelope(400, "; ".join(p.message for p in exc.problems))
     deliver_now(approval_id)
-    return "", 200
+    response = Response(status=200)  # Jenkins' HttpResponses.ok(): no body, no type
+    del response.headers["Content-Type"]
+    return response
 
 
 def _body() -> dict[str, Any]:

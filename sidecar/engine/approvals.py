@@ -167,7 +167,8 @@ def _value(definition: dict, value: Any) -> tuple[Any, str | None]:
 
 def get(session: Session, approval_id: int) -> Approval:
     """An approval by id. :raise NotFound:"""
-    approval = session.get(Approval, approval_id)
+    # Ids beyond a 32-bit integer cannot exist, and the databases refuse to compare them.
+    approval = session.get(Approval, approval_id) if 0 < approval_id < 2 ** 31 else None
     if approval is None:
         raise NotFound(f"approval {approval_id} not found")
     return approval
