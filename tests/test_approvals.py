@@ -11,7 +11,9 @@ We test these aspects, on SQLite and PostgreSQL:
 - a rejection ends the run Denied; the approval's timeout ends it Timeout, whether the
   engine aborts the input or Jenkins' own timeout fires;
 - a decision made while Jenkins is down is kept and delivered once it is back;
-- an approval without submitters is open to any write token; bad decisions are 400.
+- an approval without submitters is open to any write token; bad decisions are 400;
+  of sixteen concurrent decisions exactly one wins;
+- webhook settings are checked; the secret is in no repr or error message.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import hashlib
 import hmac
 import json
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -29,10 +32,14 @@ from sqlalchemy import func, select, update
 from fakes.jenkins import FakeJenkins
 from fakes.jenkins_model import InputAnswer
 from sidecar.app import create_app
-from sidecar.engine import executions, pipelines
+from sidecar.engine import approvals, executions, pipelines
 from sidecar.engine.loop import Engine
+from sidecar.engine.pipelines import Conflict
+from sidecar.engine.principals import Principal
+from sidecar.errors import ConfigError
 from sidecar.engine.starter import EXECUTION_PARAMETER
-from sidecar.notify import SIGNATURE_HEADER, WebhookSender
+from sidecar.notify import SIGNATURE_HEADER, NotifyError, WebhookSender
+from sidecar.settings import settings_from
 from sidecar.store.models import Approval, utcnow
 
 JENKINS_TOKEN = "11c2b6a0f3e94d7e8b5a4c3d2e1f0a9b8c"
@@ -361,3 +368,40 @@ def test_listing_filters_and_unknowns(world):
     assert client.get("/api/v1/approvals/999", headers=reader).status_code == 404
     assert decide(client, 999, "alice", approve=True).status_code == 404
     assert client.get("/api/v1/approvals").status_code == 401
+
+
+def test_concurrent_decisions_have_one_winner(world):
+    client, _, store, _ = world
+    paused_run(world)
+    approval_id = only_approval(client)["id"]
+    alice = Principal(user="alice", access="write")
+
+    def attempt(approve):
+        try:
+            with store.session() as session:
+                approvals.decide(session, approval_id, alice, approve=approve, parameters={},
+                                 comment="")
+            return "won"
+        except Conflict:
+            return "conflict"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(attempt, [True, False] * 8))
+    assert sorted(set(results)) == ["conflict", "won"] and results.count("won") == 1
+    with store.session() as session:
+        assert session.get(Approval, approval_id).state in ("Approved", "Rejected")
+
+
+def test_webhook_settings_are_checked_and_the_secret_stays_hidden(caplog):
+    with pytest.raises(ConfigError, match="SIDECAR_APPROVAL_WEBHOOK_SECRET is needed"):
+        settings_from({}, {"approval_webhook_url": "https://centre.example/hook"})
+    with pytest.raises(ConfigError, match="SIDECAR_PUBLIC_URL must start with http"):
+        settings_from({}, {"public_url": "sidecar.example"})
+    settings = settings_from({"SIDECAR_APPROVAL_WEBHOOK_URL": "https://centre.example/hook",
+                              "SIDECAR_APPROVAL_WEBHOOK_SECRET": SECRET})
+    assert SECRET not in repr(settings)
+    sender = WebhookSender(url="http://127.0.0.1:9/hook?key=k", secret=SECRET, timeout=1)
+    with pytest.raises(NotifyError) as failure:
+        sender.send("approval.pending", "approval-1", {"id": 1})
+    assert SECRET not in str(failure.value) and "key=k" not in str(failure.value)
+    assert SECRET not in repr(sender)

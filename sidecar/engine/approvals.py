@@ -120,6 +120,8 @@ def decide(session: Session, approval_id: int, principal: Principal, *, approve:
         raise Forbidden(f"only {', '.join(approval.submitters)} may decide this approval")
     if approval.state != "Pending":
         raise Conflict(f"approval {approval_id} is {approval.state}, not Pending")
+    if expired(approval):  # the engine is about to abort it
+        raise Conflict(f"approval {approval_id} has timed out")
     values = input_values(approval.parameters, parameters) if approve else {}
     decision = {"approve": approve, "parameters": values, "comment": comment, "via": via,
                 "deliveredAt": None, "deliveryAttempts": 0, "deliveryError": None}

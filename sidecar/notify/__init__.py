@@ -14,6 +14,7 @@ import hmac
 import json
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -34,16 +35,24 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 
+def _shown(url: str) -> str:
+    """The URL as messages show it: without credentials, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=host, query="", fragment="").geturl()
+
+
 class WebhookSender:
     """POSTs signed JSON to one URL."""
 
     def __init__(self, *, url: str, secret: str, timeout: float = 5.0,
                  session: requests.Session | None = None):
         self._url, self._secret, self._timeout = url, secret, timeout
+        self._shown = _shown(url)
         self._session = session or requests.Session()
 
     def __repr__(self) -> str:
-        return f"WebhookSender(url={self._url!r})"
+        return f"WebhookSender(url={self._shown!r})"
 
     def send(self, event: str, delivery_id: str, payload: dict[str, Any]) -> None:
         """Deliver one event; any 2xx answer is success. :raise NotifyError:"""
@@ -56,9 +65,9 @@ class WebhookSender:
             response = self._session.post(self._url, data=body, headers=headers,
                                           timeout=self._timeout, allow_redirects=False)
         except requests.RequestException as exc:
-            raise NotifyError(f"webhook to {self._url} failed: {type(exc).__name__}") from exc
+            raise NotifyError(f"webhook to {self._shown} failed: {type(exc).__name__}") from exc
         if not 200 <= response.status_code < 300:
-            raise NotifyError(f"webhook to {self._url} answered HTTP {response.status_code}")
+            raise NotifyError(f"webhook to {self._shown} answered HTTP {response.status_code}")
 
     def close(self) -> None:
         """Close the HTTP session."""
