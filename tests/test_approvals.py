@@ -269,11 +269,18 @@ def test_the_engine_aborts_an_expired_approval_and_the_run_times_out(world):
     assert decide(client, approval["id"], "alice", approve=True).status_code == 409
 
 
-def test_jenkins_own_input_timeout_ends_the_run_timeout(world):
+@pytest.mark.parametrize("seen", ["run-ended", "step-ended-first"])
+def test_jenkins_own_input_timeout_ends_the_run_timeout(world, seen):
     client, engine, store, _ = world
     execution_id, build = paused_run(world)
     _expire(store)
-    build.finish("ABORTED")  # Jenkins' timeout(...) around the input fired first
+    # Jenkins' timeout(...) around the input fired before the engine's.
+    if seen == "step-ended-first":  # a cycle sees the step aborted, the run still going
+        build.finish_stage("step-1-0", "ABORTED")
+        build.inputs.clear()
+        engine.cycle()
+        assert only_approval(client)["state"] == "TimedOut"
+    build.finish("ABORTED")
     engine.cycle()
     assert state_of(store, execution_id) == "Timeout"
     assert only_approval(client)["state"] == "TimedOut" and build.answers == []

@@ -46,7 +46,8 @@ def follow(session: Session, execution: Execution, jenkins: JenkinsClient) -> No
         approval = approvals.get((step.stage_index, step.step_index))
         if approval is not None and approval.state == "Pending" and \
                 step.state not in ("Pending", "Waiting"):
-            _close(approval, "Cancelled", "the input was answered in Jenkins")
+            _settle(approval, execution, f"the input ended in Jenkins ({step.state})",
+                    aborted=step.state in ("Aborted", "Timeout"))
     new = [s for s in execution.steps
            if s.state == "Pending" and (s.stage_index, s.step_index) not in approvals]
     if not new:
@@ -95,11 +96,8 @@ def outcome(session: Session, execution: Execution, state: str) -> str:
     result = state
     for approval in of_execution(session, execution.id):
         if approval.state == "Pending":
-            # Jenkins' timeout starts with the step, a moment before sync saw the pause.
-            if expired(approval, slack=JENKINS_SLACK) and not execution.stop_requested:
-                _close(approval, "TimedOut", "Jenkins' input timeout fired")
-            else:
-                _close(approval, "Cancelled", f"the run ended ({state})")
+            _settle(approval, execution, f"the run ended ({state})",
+                    aborted=state in ("Aborted", "Timeout"))
         if state != "Aborted" or execution.stop_requested:
             continue
         ends = {"Rejected": "Denied", "TimedOut": "Timeout"}.get(approval.state)
@@ -199,9 +197,10 @@ def for_input(session: Session, pipeline_id: str, run: int, input_id: str) -> Ap
         Execution.pipeline_id == pipeline_id, Execution.run == run)).one_or_none()
     if execution is None:
         raise NotFound(f"run {run} of {pipeline_id} not found")
-    for approval in of_execution(session, execution.id):
-        if input_id in (approval.jenkins_input_id, approval.input_id):
-            return approval
+    matching = [a for a in of_execution(session, execution.id)
+                if input_id in (a.jenkins_input_id, a.input_id)]
+    if matching:  # an id used twice in a config: the one still waiting first
+        return sorted(matching, key=lambda a: a.state != "Pending")[0]
     raise NotFound("Error processing Input Submit request. This Run instance does not have "
                    f"an Input with an id of '{input_id}'.")
 
@@ -228,6 +227,15 @@ def view(session: Session, approval: Approval, public_url: str = "") -> dict[str
                   "execution": f"{public_url.rstrip('/')}/api/v1/executions/"
                                f"{execution.id}"},
     }
+
+
+def _settle(approval: Approval, execution: Execution, why: str, *, aborted: bool) -> None:
+    """Close an approval whose input ended without a decision through the sidecar."""
+    # Jenkins' timeout starts with the step, a moment before sync saw the pause.
+    if aborted and expired(approval, slack=JENKINS_SLACK) and not execution.stop_requested:
+        _close(approval, "TimedOut", "Jenkins' input timeout fired")
+    else:
+        _close(approval, "Cancelled", why)
 
 
 def _close(approval: Approval, state: str, why: str) -> None:
