@@ -44,8 +44,10 @@ from sidecar.store.models import Approval, utcnow
 
 JENKINS_TOKEN = "11c2b6a0f3e94d7e8b5a4c3d2e1f0a9b8c"
 SECRET = "centre-shared-secret"
-TOKENS = {"alice": ("alice-token", [], "write"), "bob": ("bob-token", ["release-managers"], "write"),
-          "carol": ("carol-token", ["developers"], "write"), "reader": ("reader-token", [], "read")}
+TOKENS = {"alice": ("alice-token", [], "write"),
+          "bob": ("bob-token", ["release-managers"], "write"),
+          "carol": ("carol-token", ["developers"], "write"),
+          "reader": ("reader-token", [], "read")}
 CONFIG = """
 stages:
 - name: Build

@@ -20,7 +20,7 @@ from sidecar.api.approvals import deliver_now
 from sidecar.api.auth import current_principal
 from sidecar.api.context import sidecar
 from sidecar.api.errors import envelope
-from sidecar.engine import approvals, executions
+from sidecar.engine import approvals
 from sidecar.engine.pipelines import Conflict, NotFound
 from sidecar.engine.principals import Forbidden
 from sidecar.errors import ConfigError
@@ -33,6 +33,10 @@ STEP_NAME = re.compile(r"^step-(\d+)-(\d+)$")
 
 class _Refused(Exception):
     """A Blue Ocean 400 with a message."""
+
+
+class _Missing(Exception):
+    """No such run, node or step: 404."""
 
 
 @bp.post("/nodes/<node>/steps/<step>/", strict_slashes=False)
@@ -66,8 +70,10 @@ def _submit(pipeline: str, run: str, segments: tuple[str, ...]):
                 raise _Refused(f"You need to be {','.join(submitters)} to submit this.") from None
     except _Refused as refusal:
         return envelope(400, str(refusal))
-    except NotFound as exc:
-        return envelope(404 if str(exc).startswith("run ") else 400, str(exc))
+    except _Missing as missing:
+        return envelope(404, str(missing))
+    except NotFound as exc:  # the run has no such input
+        return envelope(400, str(exc))
     except Conflict:
         return envelope(400, "This input has been already given")
     except ConfigError as exc:
@@ -101,11 +107,13 @@ def _body() -> dict[str, Any]:
 
 
 def _approval(session, pipeline_id: str, run: int, segments: tuple[str, ...], input_id: str):
-    approval = approvals.for_input(session, pipeline_id, run, input_id)
-    execution = executions.get(session, approval.execution_id)
+    try:
+        execution = approvals.execution_of_run(session, pipeline_id, run)
+    except NotFound as exc:
+        raise _Missing(str(exc)) from None
     known = {s.jenkins_node_id for s in execution.steps if s.jenkins_node_id}
     known |= {f"step-{s.stage_index}-{s.step_index}" for s in execution.steps}
     for segment in segments:
         if segment not in known and not segment.isdigit():
-            raise NotFound(f"run {run} of {pipeline_id} has no node or step {segment}")
-    return approval
+            raise _Missing(f"run {run} of {pipeline_id} has no node or step {segment}")
+    return approvals.for_input(session, execution, input_id)

@@ -191,12 +191,17 @@ def listing(session: Session, *, state: str | None = None, pipeline_id: str | No
     return list(session.scalars(query.limit(limit)))
 
 
-def for_input(session: Session, pipeline_id: str, run: int, input_id: str) -> Approval:
-    """The approval of a run by its (Jenkins or config) input id. :raise NotFound:"""
+def execution_of_run(session: Session, pipeline_id: str, run: int) -> Execution:
+    """The execution with a pipeline's run number. :raise NotFound:"""
     execution = session.scalars(select(Execution).where(
         Execution.pipeline_id == pipeline_id, Execution.run == run)).one_or_none()
     if execution is None:
         raise NotFound(f"run {run} of {pipeline_id} not found")
+    return execution
+
+
+def for_input(session: Session, execution: Execution, input_id: str) -> Approval:
+    """The approval of a run by its (Jenkins or config) input id. :raise NotFound:"""
     matching = [a for a in of_execution(session, execution.id)
                 if input_id in (a.jenkins_input_id, a.input_id)]
     if matching:  # an id used twice in a config: the one still waiting first
