@@ -11,13 +11,15 @@ from typing import Any, Mapping
 
 from flask import Flask
 
-from sidecar.api import auth, callbacks, errors, executions, health, openapi, pipelines, render
+from sidecar.api import (approvals, auth, blueocean_input, callbacks, errors, executions, health,
+                         openapi, pipelines, render)
 from sidecar.config.templates import TemplateSet, load_templates
 from sidecar.engine import pipelines as pipeline_service
 from sidecar.engine.loop import Engine
 from sidecar.engine.principals import TokenTable, load_tokens
 from sidecar.jenkins import JenkinsClient, JenkinsError
 from sidecar.kube import KubeError, PodLocator
+from sidecar.notify import WebhookSender
 from sidecar.settings import ServiceSettings, settings_from
 from sidecar.store import Store
 
@@ -54,10 +56,17 @@ class Sidecar:
         engine = Engine(store=self.store, jenkins=self.jenkins, templates=self.templates,
                         interval=self.settings.sync_interval, pods=self._pod_locator(),
                         callback_url=self.settings.callback_url,
-                        pod_lost_grace=self.settings.pod_lost_grace)
+                        pod_lost_grace=self.settings.pod_lost_grace,
+                        notifier=self._approval_notifier(), public_url=self.settings.public_url)
         threading.Thread(target=engine.run, args=(stop,), name="sidecar-engine",
                          daemon=True).start()
         return stop
+
+    def _approval_notifier(self) -> WebhookSender | None:
+        if not self.settings.approval_webhook_url:
+            return None
+        return WebhookSender(url=self.settings.approval_webhook_url,
+                             secret=self.settings.approval_webhook_secret)
 
     def _pod_locator(self) -> PodLocator | None:
         api = self.settings.kubernetes_api
@@ -95,6 +104,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["sidecar"] = Sidecar(settings, store, templates, jenkins, tokens)
     errors.register(app)
     for blueprint in (auth.bp, openapi.bp, health.bp, pipelines.bp, executions.bp,
-                      callbacks.bp, render.bp):
+                      callbacks.bp, render.bp, approvals.bp, blueocean_input.bp):
         app.register_blueprint(blueprint)
     return app

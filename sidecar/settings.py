@@ -50,6 +50,12 @@ class ServiceSettings:
     examples_dir: str = _setting("", "load every *.yml here as a pipeline at start (demo)")
     api_tokens_file: str = _setting("", "YAML file of API bearer tokens (user, groups, read or "
                                     "write); empty: no tokens, anonymous access")
+    approval_webhook_url: str = _setting("", "process centre URL told about each pending "
+                                         "approval (signed POST); empty: no webhook")
+    approval_webhook_secret: str = _setting("", "HMAC-SHA256 key that signs those webhooks",
+                                            secret=True)
+    public_url: str = _setting("", "base URL of this service as callers reach it, for the "
+                               "links in approval webhooks")
     allow_anonymous: bool = _setting(False, "allow anonymous API access on a non-loopback "
                                      "address when no token file is set")
 
@@ -69,6 +75,12 @@ class ServiceSettings:
             problems.append(_problem("jenkins_url", "must start with http:// or https://"))
         if self.callback_url and not self.callback_url.startswith(("http://", "https://")):
             problems.append(_problem("callback_url", "must start with http:// or https://"))
+        for name in ("approval_webhook_url", "public_url"):
+            if getattr(self, name) and not getattr(self, name).startswith(("http://", "https://")):
+                problems.append(_problem(name, "must start with http:// or https://"))
+        if self.approval_webhook_url and not self.approval_webhook_secret:
+            problems.append(_problem("approval_webhook_secret",
+                                     "is needed with an approval webhook URL"))
         if self.jenkins_url and not (self.jenkins_token or self.jenkins_password):
             problems.append(_problem("jenkins_token",
                                      "is needed (or a password) with a Jenkins URL"))

@@ -18,11 +18,13 @@ from sqlalchemy import select
 from sidecar.config.templates import TemplateSet
 from sidecar.engine import executions
 from sidecar.engine.admission import ACTIVE, admit
+from sidecar.engine.approval_loop import ApprovalWorker
 from sidecar.engine.nodes import record_nodes
 from sidecar.engine.starter import Starter
 from sidecar.engine.sync import sync_execution
 from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
 from sidecar.kube import KubeError, PodLocator
+from sidecar.notify import WebhookSender
 from sidecar.store import Store
 from sidecar.store.models import Execution
 
@@ -43,12 +45,15 @@ class Engine:
     def __init__(self, *, store: Store, jenkins: JenkinsClient, templates: TemplateSet,
                  interval: float = 3.0, queue_wait: float = 60.0, start_workers: int = 8,
                  pods: PodLocator | None = None, pod_lost_grace: float = 120.0,
-                 callback_url: str = ""):
+                 callback_url: str = "", notifier: WebhookSender | None = None,
+                 public_url: str = "", notify_backoff: float = 5.0):
         self._store, self._jenkins, self._interval = store, jenkins, interval
         self._start_workers = start_workers
         self._pods, self._pod_lost_grace = pods, timedelta(seconds=pod_lost_grace)
         self._starter = Starter(store=store, jenkins=jenkins, templates=templates,
                                 queue_wait=queue_wait, callback_url=callback_url)
+        self._approvals = ApprovalWorker(store=store, jenkins=jenkins, notifier=notifier,
+                                         public_url=public_url, notify_backoff=notify_backoff)
 
     def cycle(self) -> CycleReport:
         """Admit, start and follow once."""
@@ -74,6 +79,7 @@ class Engine:
             with self._store.session() as session:
                 sync_execution(session, executions.get(session, execution_id), self._jenkins)
             report.followed += 1
+        self._approvals.cycle()  # after sync: new approvals are notified in the same cycle
         if self._pods is not None:
             self._watch_pods()
         return report

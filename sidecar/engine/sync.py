@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from sqlalchemy.orm import Session
 
 from sidecar import render
-from sidecar.engine import executions
+from sidecar.engine import approvals, executions
 from sidecar.jenkins import JenkinsClient, JenkinsNotFound, JenkinsUnavailable, RunState
 from sidecar.store.models import Execution, LogChunk, StepState
 
@@ -91,11 +91,13 @@ def _apply(session: Session, execution: Execution, run: RunState, jenkins: Jenki
         if state == "Aborted" and (any(s.state == "Timeout" for s in execution.steps)
                                    or limits.run_timed_out(run.duration_millis)):
             state = "Timeout"
+        state = approvals.outcome(session, execution, state)  # rejected: Denied
         executions.finish(execution, state, f"Jenkins reported {run.status}",
                           _time(run.start_time_millis + run.duration_millis))
     elif execution.state in ("Building", "Pending"):
         pending = any(step.state == "Pending" for step in execution.steps)
         execution.state = "Pending" if pending else "Building"
+        approvals.follow(session, execution, jenkins)
 
 
 class _Limits:

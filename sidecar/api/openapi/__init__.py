@@ -26,7 +26,8 @@ def document() -> dict:
                                              "responses": {}, "parameters": {}}}
     for path in sorted(FRAGMENTS.glob("*.yaml")):
         fragment = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        doc["paths"].update(fragment.get("paths") or {})
+        for route, item in (fragment.get("paths") or {}).items():
+            doc["paths"].setdefault(route, {}).update(item)  # fragments may share a path
         for kind, items in (fragment.get("components") or {}).items():
             doc["components"].setdefault(kind, {}).update(items or {})
         if "security" in fragment:
