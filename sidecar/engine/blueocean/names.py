@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sidecar.engine.pipelines import NotFound
+from sidecar.engine.pipelines import NAME, NotFound
 from sidecar.engine.starter import job_name
 
 ORGANIZATION = "jenkins"
@@ -35,8 +35,7 @@ def pipeline_id(name: str) -> str:
         parts = ["sidecar", *name.split(":", 1)]
     else:
         parts = name.split(".")
-    if len(parts) != 3 or parts[0] != "sidecar" or not all(parts[1:]) or \
-            any("/" in part or ":" in part for part in parts):
+    if len(parts) != 3 or parts[0] != "sidecar" or not all(NAME.match(p) for p in parts[1:]):
         raise NotFound(f"Pipeline {name} not found")
     return f"{parts[1]}:{parts[2]}"
 
