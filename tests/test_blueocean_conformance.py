@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 import blueocean_runs as runs
 from blueocean_shapes import (CLASSES, EXTENSION_CLASS, NODE, PIPELINE, QUEUE_ITEM, QUEUED_RUN,
@@ -27,6 +28,7 @@ from fakes.jenkins import FakeJenkins
 from sidecar.app import create_app
 from sidecar.engine.loop import Engine
 from sidecar.jenkins import JenkinsClient
+from sidecar.store.models import Approval
 
 RECORDED = Path("/work/shared/blueocean-recorded")
 F, U = "FINISHED", "UNKNOWN"
@@ -146,15 +148,17 @@ def test_every_document_of_each_run_state_has_the_reference_shape(app, scenarios
     assert [s["input"] is not None for s in paused] == ([True] if name == "paused" else [])
 
 
-def test_the_paused_step_carries_its_input(app, scenarios):
+def test_the_paused_step_carries_its_input(app, store, scenarios):
     client = app.test_client()
+    with store.session() as session:  # the approvals sync may name the input itself
+        (approval,) = session.scalars(select(Approval).where(Approval.state == "Pending"))
     steps = _get(client, f"{runs.BO_PIPELINE}runs/{scenarios['paused']}/nodes/8/steps/").json
     (step,) = steps
     assert step["input"] == {
         "_class": "io.jenkins.blueocean.rest.impl.pipeline.InputStepImpl",
         "_links": {"self": {"_class": "io.jenkins.blueocean.rest.hal.Link",
                             "href": _self(step) + "input/"}},
-        "id": "Ship-it", "message": "Ship it?", "ok": "Ship",
+        "id": approval.input_id, "message": "Ship it?", "ok": "Ship",
         "parameters": [{"_class": "hudson.model.StringParameterDefinition",
                         "defaultParameterValue": {"_class": "hudson.model.StringParameterValue",
                                                   "name": "NOTE", "value": "none"},

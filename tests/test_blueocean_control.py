@@ -42,8 +42,9 @@ def fake():
 @pytest.fixture
 def app(database_url, tmp_path):
     tokens = tmp_path / "tokens.yaml"
-    tokens.write_text(f"tokens:\n- {{user: alice, access: write, sha256: {digest_of('alice-token')}}}\n"
-                      f"- {{user: bob, access: read, sha256: {digest_of('bob-token')}}}\n")
+    tokens.write_text(
+        f"tokens:\n- {{user: alice, access: write, sha256: {digest_of('alice-token')}}}\n"
+        f"- {{user: bob, access: read, sha256: {digest_of('bob-token')}}}\n")
     app = create_app({"TESTING": True, "database_url": database_url,
                       "api_tokens_file": str(tokens)})
     runs.create_pipeline(app.extensions["sidecar"].store)

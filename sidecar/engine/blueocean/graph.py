@@ -89,8 +89,9 @@ def node_documents(execution: Execution, stages: list[StageNode]) -> list[dict[s
             edges = [_edge(following.node_id, "STAGE")] if following else []
             state, result = states.step_state(branch.row.state)
             key = (branch.row.stage_index, branch.row.step_index)
-            documents.append(_node(base, branch.node_id, step_name(key), "PARALLEL", state, result, branch.row.started_at,
-                                   branch.row.ended_at, now, edges, stage.node_id))
+            documents.append(_node(base, branch.node_id, step_name(key), "PARALLEL", state,
+                                   result, branch.row.started_at, branch.row.ended_at, now,
+                                   edges, stage.node_id))
     return documents
 
 
