@@ -6,6 +6,7 @@ We test these aspects, on SQLite and PostgreSQL, with the fake Jenkins growing t
   X-More-Data: true; the step ends, the archive takes over, and the next read at the
   last X-Text-Size continues exactly where the live reads stopped, without X-More-Data;
 - the run log grows at its end as steps are archived;
+- a node's log is its steps' logs one after another;
 - without `start`, the last 150 KB (or `thresholdInKB`) are sent, X-Text-Size being
   the whole size; `download=true` names an attachment.
 """
@@ -113,6 +114,11 @@ def test_the_run_log_grows_at_its_end(app, store, engine, fake):
     rest, offset, more = _read(client, href, offset)
     assert (rest, more) == (b"output of step-0-0\noutput of step-1-0\n", None)
     assert offset == len(first + rest)
+    node = client.get(f"{runs.BO_PIPELINE}runs/{run}/nodes/3/log/")
+    assert node.data == b"output of step-0-0\noutput of step-0-1\n"
+    assert node.headers["X-Text-Size"] == str(len(node.data)) and "X-More-Data" not in node.headers
+    empty = client.get(f"{runs.BO_PIPELINE}runs/{run}/nodes/11/log")
+    assert (empty.status_code, empty.data, empty.headers.get("X-Text-Size")) == (200, b"", None)
 
 
 def test_without_start_the_tail_is_sent(app, store, engine, fake):

@@ -91,10 +91,11 @@ def integer(name: str, default: int, minimum: int = 0) -> int:
     return value
 
 
-def log_response(text: bytes, complete: bool) -> Response:
+def log_response(text: bytes, complete: bool, *, whole: bool = False) -> Response:
     """A log answer: the bytes from ``start`` (default the last ``thresholdInKB``) on."""
-    start = integer("start", -1, minimum=0) if "start" in request.args else None
-    threshold = integer("thresholdInKB", DEFAULT_THRESHOLD_KB, minimum=0)
+    start = 0 if whole else \
+        integer("start", -1, minimum=0) if "start" in request.args else None
+    threshold = 0 if whole else integer("thresholdInKB", DEFAULT_THRESHOLD_KB, minimum=0)
     part = window(text, start, complete=complete, threshold_kb=threshold)
     response = Response(part.body, content_type="text/plain;charset=UTF-8")
     response.headers["X-Text-Size"] = str(part.size)

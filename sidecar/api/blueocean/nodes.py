@@ -62,6 +62,21 @@ def get_node_step(pipeline: str, run: str, node: str, step: str):
         return jsonify(run_graph(session, names.pipeline_id(pipeline), run).step(step, node))
 
 
+@route(bp, NODE + "/log")
+def node_log(pipeline: str, run: str, node: str):
+    """The logs of a node's steps, one after another (no ``start``, as in Blue Ocean)."""
+    state = sidecar()
+    with state.store.session() as session:
+        found = run_graph(session, names.pipeline_id(pipeline), run)
+        parts = [logs.step_log(session, found.execution, branch.row, state.jenkins)
+                 for branch in found.branches(node)]
+    text = b"".join(part for part, _ in parts)
+    response = log_response(text, all(complete for _, complete in parts), whole=True)
+    if not text:  # Blue Ocean sends X-Text-Size only for a non-empty node log
+        del response.headers["X-Text-Size"]
+    return response
+
+
 @route(bp, RUN + "/steps/<step>/log")
 def run_step_log(pipeline: str, run: str, step: str):
     """A step's log from ``start``: archived, or live from Jenkins while it runs."""
