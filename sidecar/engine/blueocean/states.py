@@ -47,8 +47,8 @@ def step_state(state: str) -> tuple[str | None, str | None]:
 
 def stage_state(states: list[tuple[str | None, str | None]]) -> tuple[str | None, str | None]:
     """(state, result) of a stage from its branches'."""
-    kinds = {state for state, _ in states}
-    if kinds == {"SKIPPED"}:
+    kinds = {state for state, _ in states} - {"SKIPPED"}  # skipped branches decide nothing
+    if not kinds:
         return "SKIPPED", "NOT_BUILT"
     for state in ("PAUSED", "RUNNING", "QUEUED"):
         if state in kinds:
