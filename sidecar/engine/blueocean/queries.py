@@ -10,13 +10,21 @@ from __future__ import annotations
 from functools import lru_cache
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload
 
 from sidecar import config
 from sidecar.config.model import Parameter
 from sidecar.engine.pipelines import NotFound
 from sidecar.errors import SidecarError
 from sidecar.store.models import Approval, Execution, Pipeline
+
+# What a run document reads: never the rendered Jenkinsfile, pod YAML or config snapshot,
+# which can be hundreds of KB per run.
+RUN_COLUMNS = load_only(
+    Execution.id, Execution.pipeline_id, Execution.run, Execution.state,
+    Execution.jenkins_build, Execution.trigger_type, Execution.triggered_by,
+    Execution.replay_of, Execution.commit, Execution.created_at, Execution.started_at,
+    Execution.ended_at)
 
 
 def pipelines_page(session: Session, start: int,
@@ -34,7 +42,8 @@ def latest_runs(session: Session, pipelines: list[Pipeline]) -> dict[str, Execut
               for p in pipelines if p.next_run > 1]
     if not wanted:
         return {}
-    return {e.pipeline_id: e for e in session.scalars(select(Execution).where(or_(*wanted)))}
+    query = select(Execution).options(RUN_COLUMNS).where(or_(*wanted))
+    return {e.pipeline_id: e for e in session.scalars(query)}
 
 
 def pipeline(session: Session, pipeline_id: str) -> Pipeline:
@@ -47,7 +56,8 @@ def pipeline(session: Session, pipeline_id: str) -> Pipeline:
 
 def runs_page(session: Session, pipeline_id: str, start: int, limit: int) -> list[Execution]:
     """A page of a pipeline's runs, newest first (queued runs are the newest)."""
-    return list(session.scalars(select(Execution).where(Execution.pipeline_id == pipeline_id)
+    return list(session.scalars(select(Execution).options(RUN_COLUMNS)
+                                .where(Execution.pipeline_id == pipeline_id)
                                 .order_by(Execution.run.desc()).offset(start).limit(limit)))
 
 
@@ -57,8 +67,11 @@ def run(session: Session, pipeline_id: str, number: str, *, steps: bool = False)
         raise NotFound(f"Run {number} not found in pipeline {pipeline_id}")
     query = select(Execution).where(Execution.pipeline_id == pipeline_id,
                                     Execution.run == int(number))
-    if steps:
-        query = query.options(selectinload(Execution.steps), joinedload(Execution.pipeline))
+    if steps:  # the graph also reads the config snapshot (what each step runs)
+        query = query.options(selectinload(Execution.steps), joinedload(Execution.pipeline),
+                              defer(Execution.jenkinsfile), defer(Execution.pod_yaml))
+    else:
+        query = query.options(RUN_COLUMNS)
     found = session.scalars(query).first()
     if found is None:
         raise NotFound(f"Run {number} not found in pipeline {pipeline_id}")
