@@ -11,7 +11,8 @@ We test these aspects, on SQLite and PostgreSQL:
 - the dotted, folder and id forms of a pipeline name reach the same pipeline; every
   path answers with and without its trailing slash; unknown pipelines, runs, nodes and
   steps are 404 in the error body shape; bad paging is 400;
-- the classes look-up answers every class asked for.
+- the classes look-up answers every class asked for;
+- lists cost a fixed number of queries, however many runs or steps they show.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import event
 
 import blueocean_runs as runs
 from blueocean_shapes import CLASSES, ERROR, EXTENSION_CLASS, QUEUE_ITEM, QUEUED_RUN, RUN, check
@@ -208,3 +210,20 @@ def test_classes(client):
     assert check(one.json, EXTENSION_CLASS) == []
     assert client.get(f"/blue/rest/classes/{wanted[1]}", headers=READER).status_code == 404
     assert client.post("/blue/rest/classes", headers=READER, json={"q": "x"}).status_code == 400
+
+
+def test_no_query_per_row(client, store):
+    for _ in range(30):
+        runs.trigger(store)
+    statements = []
+    event.listen(store.engine, "before_cursor_execute",
+                 lambda *args: statements.append(args[2]))
+    counts = {}
+    for path in ("runs/?limit=5", "runs/?limit=30", "runs/3/nodes/", "runs/3/steps/", "",
+                 "runs/3/"):
+        statements.clear()
+        assert client.get(runs.BO_PIPELINE + path, headers=HEADERS).status_code == 200
+        counts[path] = len(statements)
+    assert counts["runs/?limit=5"] == counts["runs/?limit=30"] <= 2
+    assert counts["runs/3/nodes/"] <= 3 and counts["runs/3/steps/"] <= 3
+    assert counts[""] <= 2 and counts["runs/3/"] <= 2
