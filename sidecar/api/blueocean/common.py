@@ -93,9 +93,11 @@ def integer(name: str, default: int, minimum: int = 0) -> int:
 
 def log_response(text: bytes, complete: bool, *, whole: bool = False) -> Response:
     """A log answer: the bytes from ``start`` (default the last ``thresholdInKB``) on."""
-    start = 0 if whole else \
-        integer("start", -1, minimum=0) if "start" in request.args else None
-    threshold = 0 if whole else integer("thresholdInKB", DEFAULT_THRESHOLD_KB, minimum=0)
+    if whole:  # a node log: always all of it
+        start, threshold = 0, 0
+    else:
+        start = integer("start", 0) if "start" in request.args else None
+        threshold = integer("thresholdInKB", DEFAULT_THRESHOLD_KB)
     part = window(text, start, complete=complete, threshold_kb=threshold)
     response = Response(part.body, content_type="text/plain;charset=UTF-8")
     response.headers["X-Text-Size"] = str(part.size)
