@@ -13,6 +13,7 @@ from flask import Flask
 
 from sidecar.api import (approvals, auth, blueocean_input, callbacks, errors, executions, health,
                          openapi, pipelines, render)
+from sidecar.api.blueocean import BLUEPRINTS as BLUE_OCEAN
 from sidecar.config.templates import TemplateSet, load_templates
 from sidecar.engine import pipelines as pipeline_service
 from sidecar.engine.loop import Engine
@@ -104,6 +105,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["sidecar"] = Sidecar(settings, store, templates, jenkins, tokens)
     errors.register(app)
     for blueprint in (auth.bp, openapi.bp, health.bp, pipelines.bp, executions.bp,
-                      callbacks.bp, render.bp, approvals.bp, blueocean_input.bp):
+                      callbacks.bp, render.bp, approvals.bp, blueocean_input.bp, *BLUE_OCEAN):
         app.register_blueprint(blueprint)
     return app

@@ -80,6 +80,8 @@ def _apply(session: Session, execution: Execution, run: RunState, jenkins: Jenki
         new_state = STEP_STATES.get(stage.status, step.state)
         if stage.start_time_millis and step.started_at is None:
             step.started_at = _time(stage.start_time_millis)
+        if stage.log_node_ids and step.jenkins_node_id is None:
+            step.jenkins_node_id = stage.log_node_ids[0]  # where the live step log is
         if new_state in STEP_END_STATES:
             step.ended_at = _time(stage.start_time_millis + stage.duration_millis)
             _archive(session, execution, step, stage.log_node_ids, jenkins)

@@ -1,0 +1,109 @@
+"""Request and response helpers shared by the Blue Ocean blueprints.
+
+Every path answers with and without its trailing slash (clients concatenate hrefs),
+without redirecting. Lists are paged by ``start``/``limit`` (default 100) and always
+carry a ``Link: <…>; rel="next"`` header, as Blue Ocean's @PagedResponse does.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.routing import BaseConverter
+
+from sidecar.engine.blueocean.logs import DEFAULT_THRESHOLD_KB, window
+from sidecar.errors import ConfigError, Problem
+
+PREFIX = "/blue/rest/organizations/jenkins/pipelines"
+DEFAULT_LIMIT = 100
+
+
+class PipelineConverter(BaseConverter):
+    """A Blue Ocean pipeline name: ``sidecar.project.name`` or ``project/pipelines/name``."""
+
+    regex = r"[^/]+(?:/pipelines/[^/]+)?"
+    part_isolating = False
+
+
+def blueprint(name: str) -> Blueprint:
+    """A blueprint whose rules may use the ``<bo:…>`` pipeline converter."""
+    bp = Blueprint(name, __name__)
+    bp.record_once(lambda state: state.app.url_map.converters.setdefault(
+        "bo", PipelineConverter))
+    return bp
+
+
+def route(bp: Blueprint, rule: str, methods: tuple[str, ...] = ("GET",)) -> Callable:
+    """Register a view at rule and at rule + '/' (no redirect between them)."""
+    def register(view: Callable) -> Callable:
+        for path in (rule, rule + "/"):
+            bp.add_url_rule(path, view.__name__, view, methods=list(methods))
+        return view
+    return register
+
+
+def paging() -> tuple[int, int]:
+    """``start`` and ``limit`` of the request; negative values mean the defaults."""
+    values = []
+    for name, default in (("start", 0), ("limit", DEFAULT_LIMIT)):
+        text = request.args.get(name, str(default)).strip()
+        try:
+            value = int(text)
+        except ValueError:
+            raise ConfigError(Problem(f"{name} must be an integer", config_path=name)) from None
+        values.append(default if value < 0 else min(value, 2**31 - 1))
+    return values[0], values[1]
+
+
+def paged(items: list, start: int, limit: int) -> Response:
+    """A JSON list with the next-page Link header."""
+    others = "&".join(f"{key}={value}" for key, value in request.args.items(multi=True)
+                      if key not in ("start", "limit"))
+    query = f"{others}&" if others else ""
+    response = jsonify(items)
+    response.headers["Link"] = \
+        f'<{request.path}?{query}start={start + limit}&limit={limit}>; rel="next"'
+    return response
+
+
+def flag(name: str, default: bool = False) -> bool:
+    """A true/false query parameter. :raise ConfigError:"""
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if text.lower() not in ("true", "false"):
+        raise ConfigError(Problem(f"{name} must be true or false", config_path=name))
+    return text.lower() == "true"
+
+
+def integer(name: str, default: int, minimum: int = 0) -> int:
+    """An integer query parameter of at least minimum. :raise ConfigError:"""
+    text = request.args.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(Problem(f"{name} must be an integer", config_path=name)) from None
+    if value < minimum:
+        raise ConfigError(Problem(f"{name} must be at least {minimum}", config_path=name))
+    return value
+
+
+def log_response(text: bytes, complete: bool, *, whole: bool = False) -> Response:
+    """A log answer: the bytes from ``start`` (default the last ``thresholdInKB``) on."""
+    if whole:  # a node log: always all of it
+        start, threshold = 0, 0
+    else:
+        start = integer("start", 0) if "start" in request.args else None
+        threshold = integer("thresholdInKB", DEFAULT_THRESHOLD_KB)
+    part = window(text, start, complete=complete, threshold_kb=threshold)
+    response = Response(part.body, content_type="text/plain;charset=UTF-8")
+    response.headers["X-Text-Size"] = str(part.size)
+    response.headers["X-Text-Delivered"] = str(len(part.body))
+    if part.more:
+        response.headers["X-More-Data"] = "true"
+    if flag("download"):
+        response.headers["Content-Disposition"] = "attachment; filename=log.txt"
+    return response

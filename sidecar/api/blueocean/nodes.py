@@ -1,0 +1,98 @@
+"""Blue Ocean nodes and steps of a run, and step logs (GET only; input POSTs are elsewhere)."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from sidecar.api.blueocean.common import PREFIX, blueprint, log_response, paged, paging, route
+from sidecar.api.context import sidecar
+from sidecar.engine.blueocean import logs, names
+from sidecar.engine.blueocean.steps import run_graph
+
+bp = blueprint("blueocean_nodes")
+RUN = PREFIX + "/<bo:pipeline>/runs/<run>"
+NODE = RUN + "/nodes/<node>"
+
+
+@route(bp, RUN + "/nodes")
+def list_nodes(pipeline: str, run: str):
+    """The run's stages and parallel branches, as a DAG walk."""
+    start, limit = paging()
+    with sidecar().store.session() as session:
+        nodes = run_graph(session, names.pipeline_id(pipeline), run).nodes()
+    return paged(nodes[start:start + limit], start, limit)
+
+
+@route(bp, NODE)
+def get_node(pipeline: str, run: str, node: str):
+    """One node. :raise 404:"""
+    with sidecar().store.session() as session:
+        return jsonify(run_graph(session, names.pipeline_id(pipeline), run).node(node))
+
+
+@route(bp, NODE + "/steps")
+def list_node_steps(pipeline: str, run: str, node: str):
+    """The steps of a node (a stage: those of its branches)."""
+    start, limit = paging()
+    with sidecar().store.session() as session:
+        steps = run_graph(session, names.pipeline_id(pipeline), run).steps(node)
+    return paged(steps[start:start + limit], start, limit)
+
+
+@route(bp, RUN + "/steps")
+def list_run_steps(pipeline: str, run: str):
+    """Every step of the run."""
+    start, limit = paging()
+    with sidecar().store.session() as session:
+        steps = run_graph(session, names.pipeline_id(pipeline), run).steps()
+    return paged(steps[start:start + limit], start, limit)
+
+
+@route(bp, RUN + "/steps/<step>")
+def get_run_step(pipeline: str, run: str, step: str):
+    """One step by its id. :raise 404:"""
+    with sidecar().store.session() as session:
+        return jsonify(run_graph(session, names.pipeline_id(pipeline), run).step(step))
+
+
+@route(bp, NODE + "/steps/<step>")
+def get_node_step(pipeline: str, run: str, node: str, step: str):
+    """One step of a node. :raise 404:"""
+    with sidecar().store.session() as session:
+        return jsonify(run_graph(session, names.pipeline_id(pipeline), run).step(step, node))
+
+
+@route(bp, NODE + "/log")
+def node_log(pipeline: str, run: str, node: str):
+    """The logs of a node's steps, one after another (no ``start``, as in Blue Ocean)."""
+    state = sidecar()
+    with state.store.session() as session:
+        found = run_graph(session, names.pipeline_id(pipeline), run)
+        parts = [logs.step_log(session, found.execution, branch.row, state.jenkins)
+                 for branch in found.branches(node)]
+    text = b"".join(part for part, _ in parts)
+    response = log_response(text, all(complete for _, complete in parts), whole=True)
+    if not text:  # Blue Ocean sends X-Text-Size only for a non-empty node log
+        del response.headers["X-Text-Size"]
+    return response
+
+
+@route(bp, RUN + "/steps/<step>/log")
+def run_step_log(pipeline: str, run: str, step: str):
+    """A step's log from ``start``: archived, or live from Jenkins while it runs."""
+    return _step_log(pipeline, run, step, None)
+
+
+@route(bp, NODE + "/steps/<step>/log")
+def node_step_log(pipeline: str, run: str, node: str, step: str):
+    """A step's log, under its node."""
+    return _step_log(pipeline, run, step, node)
+
+
+def _step_log(pipeline: str, run: str, step: str, node: str | None):
+    state = sidecar()
+    with state.store.session() as session:
+        found = run_graph(session, names.pipeline_id(pipeline), run)
+        branch = found.branch(step, node)
+        text, complete = logs.step_log(session, found.execution, branch.row, state.jenkins)
+    return log_response(text, complete)
