@@ -19,6 +19,7 @@ from sidecar.config.templates import TemplateSet
 from sidecar.engine import executions
 from sidecar.engine.admission import ACTIVE, admit
 from sidecar.engine.nodes import record_nodes
+from sidecar.engine.podsecurity import PodSecurityGate
 from sidecar.engine.starter import Starter
 from sidecar.engine.sync import sync_execution
 from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
@@ -48,7 +49,8 @@ class Engine:
         self._start_workers = start_workers
         self._pods, self._pod_lost_grace = pods, timedelta(seconds=pod_lost_grace)
         self._starter = Starter(store=store, jenkins=jenkins, templates=templates,
-                                queue_wait=queue_wait, callback_url=callback_url)
+                                queue_wait=queue_wait, callback_url=callback_url,
+                                pod_security=PodSecurityGate(pods, pods.namespace) if pods else None)
 
     def cycle(self) -> CycleReport:
         """Admit, start and follow once."""

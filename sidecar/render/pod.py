@@ -55,6 +55,8 @@ def build_pod(base: dict, pipeline: Pipeline, plans: list[StepPlan], containers:
         f"{LABEL_PREFIX}/pipeline-id": context.pipeline_id,
         f"{LABEL_PREFIX}/execution-id": context.execution_id,
     })
+    if placement.note:
+        metadata["annotations"][f"{LABEL_PREFIX}/cache-note"] = placement.note
     spec = pod.setdefault("spec", {})
     spec["serviceAccountName"] = settings.service_account
     running = [plan for plan in plans if plan.runs]
