@@ -8,7 +8,8 @@ We test these aspects, on SQLite and PostgreSQL:
   hostPath volume (the caches are emptyDir), the execution's placement_note and a pod
   annotation say why, and the log says it too; in a privileged namespace the pod keeps
   its hostPath caches and no note;
-- an unreadable namespace keeps hostPath (logged), and the verdict is cached.
+- an unreadable namespace keeps hostPath (logged), and the verdict is cached;
+- the engine's node list marks NodeCache rows of nodes that left the cluster `gone`.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ import logging
 
 import pytest
 import yaml
+from sqlalchemy import select
 
 from fakes.jenkins import FakeJenkins
 from fakes.kubernetes import FakeKubernetes
-from sidecar.engine import executions, pipelines
+from sidecar.engine import executions, nodecaches, pipelines
 from sidecar.engine.loop import Engine
 from sidecar.engine.podsecurity import ENFORCE_LABEL, PodSecurityGate, verdict
 from sidecar.jenkins import JenkinsClient
 from sidecar.kube import KubeError, PodLocator
 from sidecar.store import Store
+from sidecar.store.models import NodeCache
 
 TOKEN = "5d1c2b6a0f3e94d7e8b5a4c3d2e1f0a9b8"
 CONFIG = """
@@ -124,3 +127,16 @@ def test_unreadable_namespace_keeps_host_path_and_verdict_is_cached(kube, caplog
     kube.namespace_labels = {}
     assert not gate.current().host_path_allowed  # within the TTL: no second request
     assert kube.request_counts[f"/api/v1/namespaces/{kube.namespace}"] == 2
+
+
+def test_engine_marks_caches_of_departed_nodes_gone(store, engine, kube):
+    kube.nodes = ["node-x"]
+    with store.session() as session:
+        for node in ("node-x", "node-y"):
+            nodecaches.record_report(session, node, {"caches": [
+                {"directory": "p/q/trusted/x", "sizeBytes": 1, "state": "present"}]})
+    engine.cycle()
+    with store.session() as session:
+        states = {row.node_name: row.state for row in session.scalars(select(NodeCache))}
+    assert states == {"node-x": "present", "node-y": "gone"}
+    assert kube.request_counts["/api/v1/nodes"] == 1

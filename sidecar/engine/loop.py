@@ -16,7 +16,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from sidecar.config.templates import TemplateSet
-from sidecar.engine import executions
+from sidecar.engine import executions, nodecaches
 from sidecar.engine.admission import ACTIVE, admit
 from sidecar.engine.nodes import record_nodes
 from sidecar.engine.podsecurity import PodSecurityGate
@@ -28,6 +28,7 @@ from sidecar.store import Store
 from sidecar.store.models import Execution
 
 log = logging.getLogger(__name__)
+NODE_CHECK_CYCLES = 100  # the node list changes slowly; every ~5 minutes at 3 s per cycle
 
 
 @dataclass
@@ -48,6 +49,7 @@ class Engine:
         self._store, self._jenkins, self._interval = store, jenkins, interval
         self._start_workers = start_workers
         self._pods, self._pod_lost_grace = pods, timedelta(seconds=pod_lost_grace)
+        self._cycles = 0
         self._starter = Starter(store=store, jenkins=jenkins, templates=templates,
                                 queue_wait=queue_wait, callback_url=callback_url,
                                 pod_security=PodSecurityGate(pods, pods.namespace) if pods else None)
@@ -78,7 +80,23 @@ class Engine:
             report.followed += 1
         if self._pods is not None:
             self._watch_pods()
+            self._watch_nodes()
         return report
+
+    def _watch_nodes(self) -> None:
+        """Every NODE_CHECK_CYCLES cycles: caches of nodes that left the cluster are gone."""
+        self._cycles += 1
+        if self._cycles % NODE_CHECK_CYCLES != 1:
+            return
+        try:
+            names = self._pods.node_names()
+        except KubeError as exc:  # e.g. RBAC without `nodes: list`; caches stay as reported
+            log.info("cannot list nodes: %s", exc)
+            return
+        with self._store.session() as session:
+            gone = nodecaches.mark_departed(session, names)
+        if gone:
+            log.info("%d node caches are gone with their nodes", gone)
 
     def _watch_pods(self) -> None:
         try:
