@@ -223,3 +223,16 @@ def test_departed_nodes_turn_gone(server):
         assert nodecaches.mark_departed(session, {"node-a"}) == 1
     assert _rows(store, "node-b")["web/web_app-faf48d1d/trusted/x"][0] == "gone"
     assert _rows(store, "node-a")["web/web_app-faf48d1d/trusted/x"][0] == "present"
+
+
+def test_report_rejects_what_the_database_cannot_hold(server):
+    _, app, _ = server
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {WRITE}", "Content-Type": "application/json"}
+    for raw in ('{"caches": [{"directory": "a/\\ud800", "sizeBytes": 1, "state": "present"}]}',
+                '{"caches": [{"directory": "a/b", "sizeBytes": 1e30, "state": "present"}]}',
+                '{"caches": [{"directory": "a/b", "sizeBytes": 99999999999999999999, '
+                '"state": "present"}]}',
+                '{"caches": [{"directory": "a/b", "sizeBytes": 1, "state": "present", '
+                '"lastUsedAt": "yesterday"}]}'):
+        assert client.post("/api/v1/nodes/n/caches", data=raw, headers=auth).status_code == 400

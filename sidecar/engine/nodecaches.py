@@ -27,8 +27,8 @@ _CACHE = {"type": "object", "required": ["directory", "sizeBytes", "state"],
                             "pattern": r"^(?!/)(?!.*(^|/)\.\.?(/|$))[^\x00]+$",
                             "x-expected": "a path relative to the cache root"},
               "scope": {"enum": ["trusted", "untrusted"]},
-              "slot": {"type": ["integer", "null"], "minimum": 0},
-              "sizeBytes": {"type": "integer", "minimum": 0},
+              "slot": {"type": ["integer", "null"], "minimum": 0, "maximum": 2**31 - 1},
+              "sizeBytes": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1},
               "lastUsedAt": {"type": ["string", "null"], "format": "date-time"},
               "state": {"enum": list(STATES)},
               "reason": {"type": "string"}}}
@@ -42,6 +42,8 @@ def record_report(session: Session, node: str, body: dict[str, Any]) -> dict[str
     problems = schema_problems(Located(body, "report"), REPORT)
     if problems:
         raise ConfigError(problems)
+    if any(not _storable(cache["directory"]) for cache in body["caches"]):
+        raise ConfigError("a directory must be valid UTF-8 text")
     if body.get("dryRun"):
         raise ConfigError("a dry run changes nothing; it is not recorded")
     now, pipelines = utcnow(), _pipeline_ids(session)
@@ -99,6 +101,14 @@ def _pipeline_ids(session: Session) -> dict[tuple[str, str], str]:
     """(project segment, pipeline segment) -> pipeline id, as `volumes.host_path` names them."""
     return {(path_segment(project), path_segment(pipeline_id)): pipeline_id
             for pipeline_id, project in session.execute(select(Pipeline.id, Pipeline.project))}
+
+
+def _storable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from JSON escapes
+        return False
+    return True
 
 
 def _time(text: str | None) -> datetime | None:
