@@ -92,6 +92,7 @@ def _run(store, engine) -> tuple[dict, str]:
     assert engine.cycle().started == 1
     with store.session() as session:
         execution = executions.get(session, execution_id)
+        assert executions.view(execution)["placementNote"] == execution.placement_note
         return yaml.safe_load(execution.pod_yaml), execution.placement_note
 
 
