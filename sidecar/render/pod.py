@@ -103,11 +103,13 @@ def cache_owner_containers(containers: list[dict], volumes: list[dict],
 
     One per uid, mounting the same hostPath volumes under /sidecar-cache/<volume>.
     """
+    if tool is None:
+        return []
     host_paths = {v["name"] for v in volumes if "hostPath" in v}
     by_uid: dict[int, list[str]] = {}
     for container in containers:
         uid = container.get("securityContext", {}).get("runAsUser")
-        if not uid or tool is None:
+        if not uid:  # root (or unset) owns what kubelet created
             continue
         names = by_uid.setdefault(uid, [])
         names += [m["name"] for m in container.get("volumeMounts", [])

@@ -17,7 +17,7 @@ from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.model import KANIKO_CACHE_DIR, Resources, Stage, Step, helm_key_path
 from sidecar.config.quantity import parse_quantity
 from sidecar.config.when import when_matches
-from sidecar.render.placement import Placement, StepKey
+from sidecar.render.placement import CacheMount, Placement, StepKey
 from sidecar.render.variables import cicd_env, cicd_variables, literal_env, substitute
 
 # Events whose code is not trusted with secrets.
@@ -110,7 +110,8 @@ def _step_container(step: Step, image: str, command: list[str], tool_env: list[d
     return spec
 
 
-def _with_cache_env(env: tuple[tuple[str, str], ...], mounts) -> list[tuple[str, str]]:
+def _with_cache_env(env: tuple[tuple[str, str], ...],
+                    mounts: tuple[CacheMount, ...]) -> list[tuple[str, str]]:
     """The step's env plus what its caches need; a step's own value keeps the cache's flags."""
     merged = dict(env)
     for mount in mounts:
