@@ -199,7 +199,8 @@ def test_report_needs_a_write_token_and_a_sane_body(server):
     auth = {"Authorization": f"Bearer {WRITE}"}
     for bad in ({"caches": [{"directory": "../etc", "sizeBytes": 1, "state": "present"}]},
                 {"caches": [{"directory": "a/b/trusted/x", "sizeBytes": -1, "state": "x"}]},
-                {"caches": "no"}, {"caches": [], "dryRun": True}):
+                {"caches": "no"}, {"caches": [], "dryRun": True},
+                {"caches": [body["caches"][0], body["caches"][0]]}):
         answer = client.post(path, json=bad, headers=auth)
         assert answer.status_code == 400, bad
     assert client.post("/api/v1/nodes/Bad_Node/caches", json=body, headers=auth

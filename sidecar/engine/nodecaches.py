@@ -44,6 +44,9 @@ def record_report(session: Session, node: str, body: dict[str, Any]) -> dict[str
         raise ConfigError(problems)
     if any(not _storable(cache["directory"]) for cache in body["caches"]):
         raise ConfigError("a directory must be valid UTF-8 text")
+    directories = [cache["directory"] for cache in body["caches"]]
+    if len(set(directories)) != len(directories):
+        raise ConfigError("a report lists each directory once")
     if body.get("dryRun"):
         raise ConfigError("a dry run changes nothing; it is not recorded")
     now, pipelines = utcnow(), _pipeline_ids(session)
