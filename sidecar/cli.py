@@ -10,9 +10,11 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from sidecar import cache, config, render
+from sidecar.config.quantity import parse_quantity
 from sidecar.config.schema import pipeline_schema
 from sidecar.config.templates import load_templates
 from sidecar.config.when import branch_matches
@@ -58,11 +60,75 @@ def _parser() -> argparse.ArgumentParser:
     schema_cmd = commands.add_parser("schema", help="print the JSON Schema of the config format")
     schema_cmd.set_defaults(handler=_schema)
 
+    _add_cache_commands(commands)
+
     serve_cmd = commands.add_parser("serve", help="run the HTTP service (settings: SIDECAR_*)")
     serve_cmd.add_argument("--bind", help="address:port to listen on (SIDECAR_BIND)")
     serve_cmd.add_argument("--threads", type=int, default=8, help="request threads")
     serve_cmd.set_defaults(handler=_serve)
     return parser
+
+
+def _add_cache_commands(commands) -> None:
+    cache_cmd = commands.add_parser("cache", help="node-local caches")
+    gc_cmd = cache_cmd.add_subparsers(dest="cache_command", required=True).add_parser(
+        "gc", help="prune a node's cache root by age and size; print the report (JSON)")
+    gc_cmd.add_argument("--root", required=True, help="the cache root (setting cacheDir)")
+    gc_cmd.add_argument("--max-age", type=float, required=True, metavar="DAYS",
+                        help="remove caches unused for longer than this")
+    gc_cmd.add_argument("--max-size", required=True, metavar="SIZE",
+                        help="total bound, a quantity such as 200Gi or 50G")
+    gc_cmd.add_argument("--keep-recent", type=float, default=60.0, metavar="MINUTES",
+                        help="never remove a cache used this recently (a build may use it)")
+    gc_cmd.add_argument("--dry-run", action="store_true", help="only report what would go")
+    gc_cmd.add_argument("--report-url", help="the sidecar's base URL to report to")
+    gc_cmd.add_argument("--token", default=os.environ.get("SIDECAR_GC_TOKEN"),
+                        help="write token for the report (or SIDECAR_GC_TOKEN)")
+    gc_cmd.add_argument("--node", default=os.environ.get("NODE_NAME"),
+                        help="this node's name (or NODE_NAME)")
+    gc_cmd.add_argument("--every", type=float, metavar="SECONDS",
+                        help="repeat forever with this pause (as a DaemonSet does)")
+    gc_cmd.set_defaults(handler=_cache_gc)
+
+
+def _cache_gc(args: argparse.Namespace) -> int:
+    from sidecar.cache import gc
+
+    try:
+        max_size = int(parse_quantity(args.max_size))
+    except ValueError:
+        raise ConfigError(f"--max-size: {args.max_size!r} is not a size such as 200Gi") from None
+    if args.report_url and not (args.token and args.node):
+        raise ConfigError("--report-url needs --token and --node (or SIDECAR_GC_TOKEN, NODE_NAME)")
+    root = Path(args.root)
+    if not root.is_dir():
+        raise ConfigError(f"--root: {root} is not a directory")
+    while True:
+        report = gc.collect(root, max_age_days=args.max_age, max_size=max_size,
+                            dry_run=args.dry_run, keep_recent=args.keep_recent * 60)
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+        if args.report_url and not args.dry_run:
+            _send_report(args, report)
+        if not args.every:
+            return 1 if report["failed"] else 0
+        time.sleep(args.every)
+
+
+def _send_report(args: argparse.Namespace, report: dict) -> None:
+    """POST the report to the sidecar; a failure is printed, the next run reports again."""
+    from urllib import error, parse, request
+
+    url = f"{args.report_url.rstrip('/')}/api/v1/nodes/{parse.quote(args.node, safe='')}/caches"
+    body = json.dumps({"root": report["root"], "caches": report["kept"] + report["removed"]})
+    sent = request.Request(url, data=body.encode(), method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {args.token}"})
+    try:
+        with request.urlopen(sent, timeout=30) as answer:
+            print(f"reported to {args.report_url}: {answer.status}", file=sys.stderr)
+    except (error.URLError, OSError) as exc:
+        print(f"could not report to {args.report_url}: {exc}", file=sys.stderr)
 
 
 def _render(args: argparse.Namespace) -> int:

@@ -2,8 +2,11 @@
 
 We test these aspects:
 - every document passes `kubernetes-validate --strict`;
-- the sidecar's roles grant only get/list/watch on pods, namespaced, no ClusterRole;
-- the agent namespace allows hostPath (Pod Security `privileged`).
+- the sidecar's roles grant only get/list/watch on pods, namespaced; the one ClusterRole
+  grants only `list` on nodes (to mark caches of departed nodes gone);
+- the agent namespace allows hostPath (Pod Security `privileged`);
+- the cache gc DaemonSet mounts only the cache root, drops every capability but
+  DAC_OVERRIDE/FOWNER, cannot escalate, has no API token, and runs `cache gc` on a period.
 """
 
 from __future__ import annotations
@@ -26,8 +29,12 @@ def test_manifest_is_valid(document):
 
 
 def test_rbac_is_least_privilege():
-    kinds = {doc["kind"] for doc in DOCUMENTS}
-    assert "ClusterRole" not in kinds and "ClusterRoleBinding" not in kinds
+    cluster_rules = [rule for doc in DOCUMENTS if doc["kind"] == "ClusterRole"
+                     for rule in doc["rules"]]
+    assert cluster_rules == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}]
+    (binding,) = [doc for doc in DOCUMENTS if doc["kind"] == "ClusterRoleBinding"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "jenkins-sidecar",
+                                    "namespace": "jenkins"}]
     rules = [rule for doc in DOCUMENTS if doc["kind"] == "Role" for rule in doc["rules"]]
     assert rules == [{"apiGroups": [""], "resources": ["pods"],
                       "verbs": ["get", "list", "watch"]}]
@@ -37,3 +44,18 @@ def test_agent_namespace_allows_host_path():
     (namespace,) = [d for d in DOCUMENTS if d["kind"] == "Namespace"
                     and d["metadata"]["name"] == "jenkins-agents"]
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+
+
+def test_cache_gc_daemonset_is_least_privilege():
+    (daemonset,) = [d for d in DOCUMENTS if d["kind"] == "DaemonSet"]
+    spec = daemonset["spec"]["template"]["spec"]
+    assert spec["automountServiceAccountToken"] is False
+    (container,) = spec["containers"]
+    assert container["args"][:2] == ["cache", "gc"] and "--every" in container["args"]
+    context = container["securityContext"]
+    assert context["allowPrivilegeEscalation"] is False and context["readOnlyRootFilesystem"]
+    assert context["capabilities"] == {"drop": ["ALL"], "add": ["DAC_OVERRIDE", "FOWNER"]}
+    assert "privileged" not in context
+    (volume,) = spec["volumes"]
+    assert volume["hostPath"]["path"] == "/var/lib/jenkins-sidecar-cache"
+    assert [m["mountPath"] for m in container["volumeMounts"]] == [volume["hostPath"]["path"]]

@@ -21,6 +21,8 @@ def build_pipeline(data: dict) -> model.Pipeline:
         branch=_constraint(data.get("branch")),
         notification=_build_notification(data.get("notification")),
         discarder=_build_discarder(data.get("discarder")),
+        protected_branches=tuple(data.get("cache", {}).get(
+            "protectedBranches", model.DEFAULT_PROTECTED_BRANCHES)),
     )
 
 
@@ -50,6 +52,7 @@ def _build_step(step: dict) -> model.Step:
         timeout=step.get("timeout"),
         privileged=step.get("privileged", False),
         resources=_build_resources(step),
+        run_as_user=step.get("runAsUser"),
     )
 
 

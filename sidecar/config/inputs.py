@@ -52,6 +52,8 @@ class RenderContext:
                                "where the agent reports its node; empty: no report")
     project: str = _field("project", "default", _ID,
                           "project the pipeline belongs to (cache scope, quota)")
+    slot: int | None = _field("slot", None, {"type": ["integer", "null"], "minimum": 0},
+                              "cache slot of this run among the pipeline's concurrent runs")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import Any, Mapping
 
 # kaniko keeps base image layers here (--cache-dir); cached when a publish step caches.
 KANIKO_CACHE_DIR = "/cache"
+# Branches whose runs may write the trusted cache when the config names none.
+DEFAULT_PROTECTED_BRANCHES = ("main", "master")
 
 
 def helm_key_path(key: str) -> tuple[str, ...]:
@@ -88,6 +90,7 @@ class Step:
     timeout: int | None = None
     privileged: bool = False
     resources: Resources = field(default_factory=Resources)
+    run_as_user: int | None = None
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,8 @@ class Pipeline:
     branch: Constraint | None = None
     notification: Notification | None = None
     discarder: Discarder | None = None
+    protected_branches: tuple[str, ...] = DEFAULT_PROTECTED_BRANCHES
+    """Branch globs whose runs are trusted to write the shared cache (tags always are)."""
 
     @property
     def has_source(self) -> bool:

@@ -114,6 +114,8 @@ STEP = _obj({
     **STEP_CONFIGS,
     "env": _ENV, "envFrom": _ENV_FROM, "cache": _CACHE, "when": _WHEN,
     "timeout": _MINUTES, "privileged": {"type": "boolean"}, **_RESOURCES,
+    "runAsUser": {"type": "integer", "minimum": 0, "maximum": 2147483647,
+                  "description": "uid the step's container runs as; its caches are chowned to it"},
 })
 
 STAGE = _obj({
@@ -144,6 +146,10 @@ PIPELINE = _obj({
         "message": _STRING,
         "condition": _constraint({"enum": NOTIFY_CONDITIONS}, "Success, Failed or Changed"),
     }),
+    "cache": _obj({"protectedBranches": {
+        "type": "array", "items": _NON_EMPTY,
+        "description": "branch globs trusted to write the shared cache (default main, master); "
+                       "tags are trusted, pull requests and other branches use their own"}}),
     "discarder": _obj({"daysToKeep": {"type": "integer", "minimum": 1},
                        "numToKeep": {"type": "integer", "minimum": 1}}),
 }, ("stages",))

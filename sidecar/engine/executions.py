@@ -172,7 +172,7 @@ def view(execution: Execution) -> dict[str, Any]:
         "triggerType": execution.trigger_type, "event": execution.event,
         "branch": execution.branch, "ref": execution.ref, "commit": execution.commit,
         "message": execution.message, "parameters": execution.parameters,
-        "nodeName": execution.node_name,
+        "nodeName": execution.node_name, "placementNote": execution.placement_note or "",
         "jenkins": {"job": execution.jenkins_job, "queueId": execution.jenkins_queue_id,
                     "build": execution.jenkins_build},
         "createdAt": _time(execution.created_at), "startedAt": _time(execution.started_at),

@@ -16,10 +16,11 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from sidecar.config.templates import TemplateSet
-from sidecar.engine import executions
+from sidecar.engine import executions, nodecaches
 from sidecar.engine.admission import ACTIVE, admit
 from sidecar.engine.approval_loop import ApprovalWorker
 from sidecar.engine.nodes import record_nodes
+from sidecar.engine.podsecurity import PodSecurityGate
 from sidecar.engine.starter import Starter
 from sidecar.engine.sync import sync_execution
 from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
@@ -29,6 +30,7 @@ from sidecar.store import Store
 from sidecar.store.models import Execution
 
 log = logging.getLogger(__name__)
+NODE_CHECK_CYCLES = 100  # the node list changes slowly; every ~5 minutes at 3 s per cycle
 
 
 @dataclass
@@ -50,8 +52,10 @@ class Engine:
         self._store, self._jenkins, self._interval = store, jenkins, interval
         self._start_workers = start_workers
         self._pods, self._pod_lost_grace = pods, timedelta(seconds=pod_lost_grace)
+        self._cycles = 0
         self._starter = Starter(store=store, jenkins=jenkins, templates=templates,
-                                queue_wait=queue_wait, callback_url=callback_url)
+                                queue_wait=queue_wait, callback_url=callback_url,
+                                pod_security=PodSecurityGate(pods, pods.namespace) if pods else None)
         self._approvals = ApprovalWorker(store=store, jenkins=jenkins, notifier=notifier,
                                          public_url=public_url, notify_backoff=notify_backoff)
 
@@ -82,7 +86,23 @@ class Engine:
         self._approvals.cycle()  # after sync: new approvals are notified in the same cycle
         if self._pods is not None:
             self._watch_pods()
+            self._watch_nodes()
         return report
+
+    def _watch_nodes(self) -> None:
+        """Every NODE_CHECK_CYCLES cycles: caches of nodes that left the cluster are gone."""
+        self._cycles += 1
+        if self._cycles % NODE_CHECK_CYCLES != 1:
+            return
+        try:
+            names = self._pods.node_names()
+        except KubeError as exc:  # e.g. RBAC without `nodes: list`; caches stay as reported
+            log.info("cannot list nodes: %s", exc)
+            return
+        with self._store.session() as session:
+            gone = nodecaches.mark_departed(session, names)
+        if gone:
+            log.info("%d node caches are gone with their nodes", gone)
 
     def _watch_pods(self) -> None:
         try:

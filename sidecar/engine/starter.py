@@ -21,6 +21,7 @@ from sidecar import cache, render
 from sidecar.config.inputs import HistoryEntry
 from sidecar.config.templates import TemplateSet
 from sidecar.engine import callbacks, executions
+from sidecar.engine.podsecurity import PodSecurityGate
 from sidecar.engine.projects import project_settings
 from sidecar.jenkins import JenkinsClient
 from sidecar.store import Store
@@ -40,8 +41,10 @@ class Starter:
     """Renders and triggers executions; safe to call from several threads."""
 
     def __init__(self, *, store: Store, jenkins: JenkinsClient, templates: TemplateSet,
-                 queue_wait: float = 60.0, poll: float = 0.2, callback_url: str = ""):
+                 queue_wait: float = 60.0, poll: float = 0.2, callback_url: str = "",
+                 pod_security: PodSecurityGate | None = None):
         self._store, self._jenkins, self._templates = store, jenkins, templates
+        self._pod_security = pod_security
         self._callback_url = callback_url
         self._queue_wait, self._poll = queue_wait, poll
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
@@ -91,11 +94,24 @@ class Starter:
         settings = project_settings(session, execution.project)
         model = executions.model_of(execution)
         placement = cache.place(model, context, settings, _history(session, pipeline.id))
+        placement = self._pod_security_check(execution, placement)
         rendered = render.render(model, context, settings, placement, self._templates)
         execution.jenkinsfile, execution.pod_yaml = rendered.jenkinsfile, rendered.pod_yaml
         execution.jenkins_job = job_name(pipeline.id)
         _mark_skipped(execution, render.prepare(model, context), context)
         return rendered.config_xml
+
+    def _pod_security_check(self, execution: Execution, placement):
+        """No hostPath where Pod Security forbids it; the execution says why."""
+        if self._pod_security is None:
+            return placement
+        verdict = self._pod_security.current()
+        if verdict.host_path_allowed:
+            return placement
+        if verdict.note not in (execution.placement_note or ""):
+            execution.placement_note = "; ".join(
+                filter(None, [execution.placement_note, verdict.note]))
+        return replace(placement, host_path_allowed=False, note=verdict.note)
 
     def _await_build(self, queue_id: int) -> int | None:
         """The build number once the item leaves the queue; None if it is cancelled or slow."""

@@ -49,7 +49,8 @@ def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings
              for s, stage in enumerate(pipeline.stages) for i, step in enumerate(stage.steps)]
     plans, containers = assign_containers(plans)
     pod = build_pod(templates.base_pod, pipeline, plans, containers,
-                    context=context, settings=settings, placement=placement)
+                    context=context, settings=settings, placement=placement,
+                    tools=templates.tools)
     pod_text = pod_yaml(pod)
     report = templates.tools["report-node"]["script"] if context.callback_url else None
     jenkinsfile = render_jenkinsfile(

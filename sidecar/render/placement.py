@@ -15,6 +15,8 @@ class CacheMount:
     volume: str
     host_path: str
     mount_path: str
+    env: tuple[tuple[str, str], ...] = ()
+    """Variables the tool needs to use this cache safely (e.g. Maven's file locks)."""
 
 
 @dataclass(frozen=True)
@@ -23,3 +25,7 @@ class Placement:
 
     mounts: Mapping[StepKey, tuple[CacheMount, ...]] = field(default_factory=dict)
     affinity: dict[str, Any] | None = None
+    host_path_allowed: bool = True
+    """False when the namespace's Pod Security level forbids hostPath: caches become emptyDir."""
+    note: str = ""
+    """Why the caches are as they are, for the execution's placement_note."""

@@ -18,6 +18,7 @@ from sidecar.render.steps import StepPlan, resources
 from sidecar.render.variables import literal_env, node_name_env
 
 LABEL_PREFIX = "sidecar.jenkins.io"
+CACHE_OWNER_ROOT = "/sidecar-cache"
 
 
 def assign_containers(plans: list[StepPlan]) -> tuple[list[StepPlan], list[dict]]:
@@ -39,7 +40,8 @@ def assign_containers(plans: list[StepPlan]) -> tuple[list[StepPlan], list[dict]
 
 
 def build_pod(base: dict, pipeline: Pipeline, plans: list[StepPlan], containers: list[dict], *,
-              context: RenderContext, settings: ProjectSettings, placement: Placement) -> dict:
+              context: RenderContext, settings: ProjectSettings, placement: Placement,
+              tools: dict | None = None) -> dict:
     """The agent pod: base template plus labels, containers, services, volumes, affinity."""
     pod = copy.deepcopy(base)
     metadata = pod.setdefault("metadata", {})
@@ -53,6 +55,8 @@ def build_pod(base: dict, pipeline: Pipeline, plans: list[StepPlan], containers:
         f"{LABEL_PREFIX}/pipeline-id": context.pipeline_id,
         f"{LABEL_PREFIX}/execution-id": context.execution_id,
     })
+    if placement.note:
+        metadata["annotations"][f"{LABEL_PREFIX}/cache-note"] = placement.note
     spec = pod.setdefault("spec", {})
     spec["serviceAccountName"] = settings.service_account
     running = [plan for plan in plans if plan.runs]
@@ -61,6 +65,9 @@ def build_pod(base: dict, pipeline: Pipeline, plans: list[StepPlan], containers:
     volumes = _volumes(running, containers, placement)
     if volumes:
         spec["volumes"] = spec.get("volumes", []) + volumes
+    owners = cache_owner_containers(containers, volumes, (tools or {}).get("cache-owner"))
+    if owners:
+        spec["initContainers"] = spec.get("initContainers", []) + owners
     if placement.affinity:
         spec["affinity"] = copy.deepcopy(placement.affinity)
     if context.callback_url:
@@ -90,6 +97,41 @@ def _service(service, settings: ProjectSettings) -> dict[str, Any]:
     return container
 
 
+def cache_owner_containers(containers: list[dict], volumes: list[dict],
+                           tool: dict | None) -> list[dict]:
+    """Init containers that hand each non-root step's hostPath caches to its uid.
+
+    One per uid, mounting the same hostPath volumes under /sidecar-cache/<volume>.
+    """
+    if tool is None:
+        return []
+    host_paths = {v["name"] for v in volumes if "hostPath" in v}
+    by_uid: dict[int, list[str]] = {}
+    for container in containers:
+        uid = container.get("securityContext", {}).get("runAsUser")
+        if not uid:  # root (or unset) owns what kubelet created
+            continue
+        names = by_uid.setdefault(uid, [])
+        names += [m["name"] for m in container.get("volumeMounts", [])
+                  if m["name"] in host_paths and m["name"] not in names]
+    return [_cache_owner(uid, names, tool) for uid, names in sorted(by_uid.items()) if names]
+
+
+def _cache_owner(uid: int, names: list[str], tool: dict) -> dict:
+    paths = [f"{CACHE_OWNER_ROOT}/{name}" for name in names]
+    return {
+        "name": f"cache-owner-{uid}", "image": tool["image"],
+        "command": ["sh", "-c", tool["script"], "cache-owner", str(uid), *paths],
+        "securityContext": {"runAsUser": 0, "runAsNonRoot": False,
+                            "allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"],
+                                             "add": ["CHOWN", "DAC_READ_SEARCH"]}},
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
+                      "limits": {"cpu": "100m", "memory": "32Mi"}},
+        "volumeMounts": [{"name": name, "mountPath": path} for name, path in zip(names, paths)],
+    }
+
+
 def _volumes(running: list[StepPlan], containers: list[dict], placement: Placement) -> list[dict]:
     """Volumes mounted by the pod's containers, each once, in first-use order."""
     mounted = {m["name"] for c in containers for m in c.get("volumeMounts", [])}
@@ -97,8 +139,10 @@ def _volumes(running: list[StepPlan], containers: list[dict], placement: Placeme
     for plan in running:
         for mount in placement.mounts.get(plan.key, ()):
             if mount.volume in mounted:
-                volumes.setdefault(mount.volume, {"name": mount.volume, "hostPath": {
-                    "path": mount.host_path, "type": "DirectoryOrCreate"}})
+                # Pod Security baseline/restricted forbid hostPath: a cold per-pod cache.
+                source = {"hostPath": {"path": mount.host_path, "type": "DirectoryOrCreate"}} \
+                    if placement.host_path_allowed else {"emptyDir": {}}
+                volumes.setdefault(mount.volume, {"name": mount.volume, **source})
         for volume in plan.volumes:
             if volume["name"] in mounted:
                 volumes.setdefault(volume["name"], copy.deepcopy(volume))

@@ -17,7 +17,7 @@ from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.model import KANIKO_CACHE_DIR, Resources, Stage, Step, helm_key_path
 from sidecar.config.quantity import parse_quantity
 from sidecar.config.when import when_matches
-from sidecar.render.placement import Placement, StepKey
+from sidecar.render.placement import CacheMount, Placement, StepKey
 from sidecar.render.variables import cicd_env, cicd_variables, literal_env, substitute
 
 # Events whose code is not trusted with secrets.
@@ -91,7 +91,8 @@ def plan_step(stage: Stage, key: StepKey, step: Step, *, context: RenderContext,
 def _step_container(step: Step, image: str, command: list[str], tool_env: list[dict],
                     key: StepKey, *, context: RenderContext, settings: ProjectSettings,
                     placement: Placement) -> dict[str, Any]:
-    env = cicd_env(context) + tool_env + [{"name": k, "value": v} for k, v in step.env]
+    own = _with_cache_env(step.env, placement.mounts.get(key, ()))
+    env = cicd_env(context) + tool_env + [{"name": k, "value": v} for k, v in own]
     if context.event not in UNTRUSTED_EVENTS:
         # Secrets never reach code from a pull request (DESIGN §3).
         env += [{"name": s.target_key,
@@ -104,7 +105,20 @@ def _step_container(step: Step, image: str, command: list[str], tool_env: list[d
         spec["volumeMounts"] = mounts
     if step.privileged:
         spec["securityContext"] = {"privileged": True}
+    if step.run_as_user is not None:
+        spec.setdefault("securityContext", {})["runAsUser"] = step.run_as_user
     return spec
+
+
+def _with_cache_env(env: tuple[tuple[str, str], ...],
+                    mounts: tuple[CacheMount, ...]) -> list[tuple[str, str]]:
+    """The step's env plus what its caches need; a step's own value keeps the cache's flags."""
+    merged = dict(env)
+    for mount in mounts:
+        for name, value in mount.env:
+            if value not in merged.get(name, ""):
+                merged[name] = f"{value} {merged[name]}" if name in merged else value
+    return list(merged.items())
 
 
 def resources(own: Resources, settings: ProjectSettings) -> dict[str, dict[str, str]]:

@@ -1,7 +1,9 @@
 """A fake Kubernetes API server: pods of one namespace, listed by label selector.
 
 Answers ``GET /api/v1/namespaces/{ns}/pods?labelSelector=key`` (label exists) and
-``key=value`` with a real PodList; everything else is 404 with a Status object. Tests
+``key=value`` with a real PodList, ``GET /api/v1/namespaces/{ns}`` with the Namespace
+and its labels, ``GET /api/v1/nodes`` with a NodeList; everything else is 404 with a
+Status object. Tests
 place, move and delete pods, count requests, and can make the API fail.
 """
 
@@ -22,6 +24,8 @@ class FakeKubernetes:
         self.pods: dict[str, dict] = {}
         self.request_counts: Counter[str] = Counter()
         self.failure: int | None = None
+        self.namespace_labels: dict[str, str] = {}
+        self.nodes: list[str] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -62,6 +66,16 @@ class FakeKubernetes:
         return {"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"},
                 "items": items}
 
+    def _namespace(self) -> dict:
+        return {"apiVersion": "v1", "kind": "Namespace",
+                "metadata": {"name": self.namespace, "labels": dict(self.namespace_labels)},
+                "status": {"phase": "Active"}}
+
+    def _node_list(self) -> dict:
+        return {"apiVersion": "v1", "kind": "NodeList", "metadata": {"resourceVersion": "1"},
+                "items": [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}
+                          for name in self.nodes]}
+
     def _handler(self):
         fake = self
 
@@ -71,6 +85,10 @@ class FakeKubernetes:
                 fake.request_counts[url.path] += 1
                 if fake.failure:
                     return self._send(fake.failure, {"kind": "Status", "code": fake.failure})
+                if url.path == f"/api/v1/namespaces/{fake.namespace}":
+                    return self._send(200, fake._namespace())
+                if url.path == "/api/v1/nodes":
+                    return self._send(200, fake._node_list())
                 if url.path != f"/api/v1/namespaces/{fake.namespace}/pods":
                     return self._send(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
                 selector = parse_qs(url.query).get("labelSelector", [""])[0]
