@@ -7,12 +7,14 @@ client has asked (a rendezvous): two installs then really write one cache at onc
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
 import random
 import tarfile
 import threading
+import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
@@ -108,7 +110,8 @@ class Registry:
                 status, route = registry._answer(self)
                 body = route.body if route else b"{}"
                 self.send_response(status)
-                self.send_header("Content-Type", route.content_type if route else "application/json")
+                kind = route.content_type if route else "application/json"
+                self.send_header("Content-Type", kind)
                 self.send_header("Content-Length", str(len(body)))
                 if route:
                     self.send_header("Cache-Control", route.cache_control)
@@ -166,8 +169,10 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     files = {
         f"{name}/__init__.py": f"VERSION = {version!r}\\n".encode(),
         f"{name}/payload.bin": pathlib.Path(__file__).with_name("payload.bin").read_bytes(),
-        f"{info}/METADATA": f"Metadata-Version: 2.1\\nName: {META['name']}\\nVersion: {version}\\n".encode(),
-        f"{info}/WHEEL": b"Wheel-Version: 1.0\\nGenerator: cachetest\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n",
+        f"{info}/METADATA": (f"Metadata-Version: 2.1\\nName: {META['name']}\\n"
+                             f"Version: {version}\\n").encode(),
+        f"{info}/WHEEL": (b"Wheel-Version: 1.0\\nGenerator: cachetest\\n"
+                          b"Root-Is-Purelib: true\\nTag: py3-none-any\\n"),
     }
     record = []
     for path, data in files.items():
@@ -226,8 +231,9 @@ def npm_registry(names: list[str], base_url: str, version: str = "1.0.0") -> dic
                           "package/payload.bin": payload(name)})
         tar_path = f"/{name}/-/{name}-{version}.tgz"
         routes[tar_path] = Route(tarball)
+        sha512 = base64.b64encode(hashlib.sha512(tarball).digest()).decode()
         dist = {"tarball": base_url + tar_path, "shasum": hashlib.sha1(tarball).hexdigest(),
-                "integrity": "sha512-" + _b64(hashlib.sha512(tarball).digest())}
+                "integrity": f"sha512-{sha512}"}
         packument = {"name": name, "dist-tags": {"latest": version},
                      "versions": {version: {**manifest, "dist": dist}}}
         routes[f"/{name}"] = Route(json.dumps(packument).encode(), "application/json",
@@ -235,19 +241,14 @@ def npm_registry(names: list[str], base_url: str, version: str = "1.0.0") -> dic
     return routes
 
 
-def _b64(data: bytes) -> str:
-    import base64
-    return base64.b64encode(data).decode()
-
-
 def go_proxy(count: int, prefixes: tuple[str, ...], version: str = "v1.0.0") -> dict[str, Route]:
     """A GOPROXY tree of modules cachet.test/mN, served under each prefix."""
-    import zipfile
     routes: dict[str, Route] = {}
     for i in range(count):
         path = f"cachet.test/m{i}"
         source = [f"package m{i}\n"] + [
-            f"func F{j}(x int) int {{ if x%{j + 2} == 0 {{ return x*{j} + {i} }}; return x - {j} }}\n"
+            f"func F{j}(x int) int {{ if x%{j + 2} == 0 {{ return x*{j} + {i} }}; "
+            f"return x - {j} }}\n"
             for j in range(300)]
         source.append(f"func Sum() int {{ return F1({i}) + F299({i}) }}\n")
         gomod = f"module {path}\n\ngo 1.19\n"
@@ -271,7 +272,8 @@ def go_main(count: int) -> tuple[str, str, int]:
     requires = "".join(f"\tcachet.test/m{i} v1.0.0\n" for i in range(count))
     imports = "".join(f'\t"cachet.test/m{i}"\n' for i in range(count))
     total = " + ".join(f"m{i}.Sum()" for i in range(count))
-    main = f'package main\n\nimport (\n\t"fmt"\n{imports})\n\nfunc main() {{ fmt.Println({total}) }}\n'
+    main = (f'package main\n\nimport (\n\t"fmt"\n{imports})\n\n'
+            f'func main() {{ fmt.Println({total}) }}\n')
     # F1(i) and F299(i) as the generated source computes them.
     expected = sum((i * 1 + i if i % 3 == 0 else i - 1) + (i * 299 + i if i % 301 == 0 else i - 299)
                    for i in range(count))
