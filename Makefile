@@ -36,6 +36,14 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq groovy default-jre-headless >/dev/null; \
 	fi
 	@groovy --version
+	@# npm and Go run in tests/test_cache_concurrency.py (two writers on one cache).
+	@if ! command -v npm >/dev/null || ! command -v go >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+			$$(command -v npm >/dev/null || echo npm) $$(command -v go >/dev/null || echo golang-go) >/dev/null; \
+	fi
+	@npm --version && go version
 
 bench: install
 	$(BIN)/python benchmarks/render.py
