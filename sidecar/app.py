@@ -12,6 +12,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from sidecar.api import auth, callbacks, errors, executions, health, openapi, pipelines, render
+from sidecar.api import hooks
 from sidecar.config.templates import TemplateSet, load_templates
 from sidecar.engine import pipelines as pipeline_service
 from sidecar.engine.loop import Engine
@@ -95,6 +96,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["sidecar"] = Sidecar(settings, store, templates, jenkins, tokens)
     errors.register(app)
     for blueprint in (auth.bp, openapi.bp, health.bp, pipelines.bp, executions.bp,
-                      callbacks.bp, render.bp):
+                      callbacks.bp, render.bp, hooks.bp):
         app.register_blueprint(blueprint)
     return app
