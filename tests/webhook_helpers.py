@@ -10,7 +10,8 @@ from pathlib import Path
 
 PAYLOADS = Path(__file__).parent / "webhook_payloads"
 SECRET = "s3cret-webhook-key"
-CONFIG = "stages:\n- name: Build\n  steps:\n  - runScriptConfig: {image: alpine, shellScript: 'true'}\n"
+CONFIG = ("stages:\n- name: Build\n  steps:\n"
+          "  - runScriptConfig: {image: alpine, shellScript: 'true'}\n")
 
 
 def sample(name: str) -> bytes:

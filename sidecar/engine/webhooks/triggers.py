@@ -47,7 +47,8 @@ def problems(triggers: Any) -> list[Problem]:
                              config_path="triggers.images"))
     for key in ("imageBranch", "apiUrl"):
         if key in triggers and not (isinstance(triggers[key], str) and triggers[key]):
-            found.append(Problem(f"{key} must be a non-empty string", config_path=f"triggers.{key}"))
+            found.append(Problem(f"{key} must be a non-empty string",
+                                 config_path=f"triggers.{key}"))
     if "apiUrl" in triggers and not str(triggers["apiUrl"]).startswith(("http://", "https://")):
         found.append(Problem("apiUrl must be an http(s) URL", config_path="triggers.apiUrl"))
     if "scm" in triggers and triggers["scm"] not in PROVIDERS:
