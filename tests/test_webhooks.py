@@ -202,3 +202,21 @@ def test_bad_bodies_are_400_after_the_signature(client):
     assert response.status_code == 400
     assert client.post("/hooks/github", data=b"{}").status_code == 400
     assert client.post(f"/hooks/gitea?pipeline={pipeline}", data=b"{}").status_code == 404
+
+
+def test_one_push_to_two_pipelines_runs_each_once(client):
+    first, second = create_pipeline(client, "one"), create_pipeline(client, "two")
+    body = sample("harbor/push_artifact.json")
+    for pipeline in (first, second, first, second):
+        deliver(client, "harbor", pipeline, body, headers_for("harbor", body))
+    assert len(executions(client, first)) == len(executions(client, second)) == 1
+
+
+def test_gitlab_retries_are_known_by_their_idempotency_key(client):
+    pipeline = create_pipeline(client)
+    body = sample("gitlab/push.json")
+    for event_uuid in ("first-attempt", "second-attempt"):
+        headers = {**headers_for("gitlab", body, "Push Hook", delivery=event_uuid),
+                   "Idempotency-Key": "908a6d9e-45fd-46c8-97e6-c4f350f219dd"}
+        deliver(client, "gitlab", pipeline, body, headers)
+    assert len(executions(client, pipeline)) == 1

@@ -11,8 +11,8 @@ MR_ACTIONS = ("open", "reopen", "update")
 
 
 def delivery_id(headers: Mapping[str, str], body: bytes) -> str:
-    """X-Gitlab-Event-UUID, else Idempotency-Key (GitLab 17.4+ keeps it on retries)."""
-    return (headers.get("X-Gitlab-Event-UUID") or headers.get("Idempotency-Key")
+    """Idempotency-Key (GitLab 17.4+, the same on every retry), else X-Gitlab-Event-UUID."""
+    return (headers.get("Idempotency-Key") or headers.get("X-Gitlab-Event-UUID")
             or "body-" + hashlib.sha256(body).hexdigest())
 
 

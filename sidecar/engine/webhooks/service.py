@@ -2,9 +2,9 @@
 
 Unknown pipelines and bad signatures answer alike (401, same message), so a caller
 without the secret learns nothing about which pipelines exist. A delivery is recorded
-in ``webhook_deliveries`` (primary key provider + delivery id) in the same transaction
-that records its execution: of two identical deliveries racing, the second insert
-fails on the key (PostgreSQL waits for the first to commit; SQLite serialises
+in ``webhook_deliveries`` (primary key provider + "pipeline/delivery id") in the same
+transaction that records its execution: of two identical deliveries racing, the second
+insert fails on the key (PostgreSQL waits for the first to commit; SQLite serialises
 writers), so exactly one run starts. Payload repository URLs are only compared with
 the pipeline's; the run always clones the pipeline's own repository.
 """
@@ -136,7 +136,10 @@ def _delivery_id(delivery: Delivery, event: HookEvent) -> str:
              "gitlab": lambda: gitlab.delivery_id(headers, delivery.body),
              "bitbucket": lambda: bitbucket.delivery_id(headers)}.get(
         delivery.provider, lambda: registries.delivery_id(delivery.provider, event))()
-    return (given or "body-" + hashlib.sha256(delivery.body).hexdigest())[:200]
+    given = (given or "body-" + hashlib.sha256(delivery.body).hexdigest())[:72]
+    # Per pipeline: one push may reach several pipelines' hooks with the same id (GitLab's
+    # event UUID, a registry's derived id), and each pipeline should run once.
+    return f"{delivery.pipeline_id}/{given}"
 
 
 def _seen(store: Store, provider: str, delivery_id: str) -> bool:
