@@ -12,10 +12,11 @@ We test these aspects:
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
-from webhook_helpers import (SECRET, create_pipeline, deliver, executions, headers_for,
+from webhook_helpers import (SECRET, body_of, create_pipeline, deliver, executions, headers_for,
                              sample)
 
 from sidecar.engine import executions as execution_service
@@ -220,3 +221,17 @@ def test_gitlab_retries_are_known_by_their_idempotency_key(client):
                    "Idempotency-Key": "908a6d9e-45fd-46c8-97e6-c4f350f219dd"}
         deliver(client, "gitlab", pipeline, body, headers)
     assert len(executions(client, pipeline)) == 1
+
+
+def test_bitbucket_pull_request_edits_without_commits_start_nothing_new(client):
+    pipeline = create_pipeline(client)
+    created = body_of("bitbucket/pullrequest-created.json")
+    edited = {**created, "pullrequest": {**created["pullrequest"], "title": "Better title"}}
+    pushed = {**created, "pullrequest": {**created["pullrequest"], "source": {
+        **created["pullrequest"]["source"], "commit": {"hash": "9f1a2b3c4d5e"}}}}
+    for key, payload in (("pullrequest:created", created), ("pullrequest:updated", edited),
+                         ("pullrequest:updated", pushed)):
+        body = json.dumps(payload).encode()
+        deliver(client, "bitbucket", pipeline, body, headers_for("bitbucket", body, key))
+    assert [run["commit"] for run in executions(client, pipeline)] == [
+        "9f1a2b3c4d5e", "d3022fc0ca3d"]

@@ -50,11 +50,14 @@ def _cloud_push(payload: dict) -> HookEvent:
 def _cloud_pull_request(payload: dict) -> HookEvent:
     pr = obj(payload.get("pullrequest"))
     source, destination = obj(pr.get("source")), obj(pr.get("destination"))
+    commit = text(obj(source.get("commit")).get("hash"))
     return HookEvent("pull_request", text(obj(destination.get("branch")).get("name")),
-                     "refs/heads/" + text(obj(source.get("branch")).get("name")),
-                     text(obj(source.get("commit")).get("hash")),
+                     "refs/heads/" + text(obj(source.get("branch")).get("name")), commit,
                      first_line(text(pr.get("title"))), _cloud_urls(payload),
-                     extra={"source_branch": text(obj(source.get("branch")).get("name"))})
+                     extra={"source_branch": text(obj(source.get("branch")).get("name")),
+                            # pullrequest:updated also fires for title or reviewer edits:
+                            # one run per pull request and head commit.
+                            "dedupe": f"pr-{pr.get('id')}-{commit}"})
 
 
 def _cloud_urls(payload: dict) -> tuple[str, ...]:

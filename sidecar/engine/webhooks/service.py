@@ -131,15 +131,21 @@ def _foreign_repository(source: _Source, event: HookEvent) -> str | None:
 
 
 def _delivery_id(delivery: Delivery, event: HookEvent) -> str:
-    headers = delivery.headers
-    given = {"github": lambda: github.delivery_id(headers),
-             "gitlab": lambda: gitlab.delivery_id(headers, delivery.body),
-             "bitbucket": lambda: bitbucket.delivery_id(headers)}.get(
-        delivery.provider, lambda: registries.delivery_id(delivery.provider, event))()
+    given = event.extra.get("dedupe") or _provider_id(delivery, event)
     given = (given or "body-" + hashlib.sha256(delivery.body).hexdigest())[:72]
     # Per pipeline: one push may reach several pipelines' hooks with the same id (GitLab's
     # event UUID, a registry's derived id), and each pipeline should run once.
     return f"{delivery.pipeline_id}/{given}"
+
+
+def _provider_id(delivery: Delivery, event: HookEvent) -> str:
+    if delivery.provider == "github":
+        return github.delivery_id(delivery.headers)
+    if delivery.provider == "gitlab":
+        return gitlab.delivery_id(delivery.headers, delivery.body)
+    if delivery.provider == "bitbucket":
+        return bitbucket.delivery_id(delivery.headers)
+    return registries.delivery_id(delivery.provider, event)
 
 
 def _seen(store: Store, provider: str, delivery_id: str) -> bool:
