@@ -5,7 +5,9 @@ We test these aspects:
   commit and trigger type; pings and deleted refs start nothing and say why;
 - forged, missing and empty signatures or tokens, unknown pipelines and pipelines
   without a secret all answer the same 401 envelope;
-- a redelivered delivery starts nothing new, also when two arrive at once;
+- a redelivered delivery starts nothing new, also when two arrive at once; deliveries
+  are deduplicated per pipeline (GitLab by Idempotency-Key, Bitbucket pull requests by
+  head commit); malformed pipeline names and odd delivery ids are handled, never a 5xx;
 - a payload about another repository starts nothing, and a run clones the pipeline's
   own repository whatever the payload says.
 """
@@ -235,3 +237,19 @@ def test_bitbucket_pull_request_edits_without_commits_start_nothing_new(client):
         deliver(client, "bitbucket", pipeline, body, headers_for("bitbucket", body, key))
     assert [run["commit"] for run in executions(client, pipeline)] == [
         "9f1a2b3c4d5e", "d3022fc0ca3d"]
+
+
+@pytest.mark.parametrize("pipeline", ["shop%00app", "shop:app%00", "x" * 300, "nocolon"])
+def test_malformed_pipeline_names_are_unknown_pipelines(client, pipeline):
+    create_pipeline(client)
+    body = sample("github/push.json")
+    response = deliver(client, "github", pipeline, body, headers_for("github", body, "push"))
+    assert response.status_code == 401
+
+
+def test_odd_delivery_ids_still_dedupe(client):
+    pipeline = create_pipeline(client)
+    body = sample("github/push.json")
+    headers = headers_for("github", body, "push", delivery="\u00e9" * 50 + "x" * 300)
+    assert deliver(client, "github", pipeline, body, headers).status_code == 202
+    assert deliver(client, "github", pipeline, body, headers).json["duplicate"] is True

@@ -156,3 +156,12 @@ def test_the_provider_token_is_write_only(client):
     assert client.get(f"/api/v1/pipelines/{pipeline}").json["hasProviderToken"] is False
     assert client.put(f"/api/v1/pipelines/{pipeline}",
                       json={"providerToken": 5}).status_code == 400
+
+
+def test_a_pipeline_without_config_or_repository_is_400(client):
+    pipeline = create_pipeline(client, providerToken=TOKEN)
+    body = sample("github/push.json")
+    response = deliver(client, "github", pipeline, body, headers_for("github", body, "push"))
+    assert response.status_code == 400
+    assert "neither an inline config nor a repository" in response.json["errors"][0]["message"]
+    assert executions(client, pipeline) == []

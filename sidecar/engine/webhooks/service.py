@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
@@ -22,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sidecar import scm
 from sidecar.engine import executions
 from sidecar.engine.callbacks import Unauthorized
-from sidecar.engine.pipelines import Conflict
+from sidecar.engine.pipelines import NAME, Conflict
 from sidecar.engine.webhooks import bitbucket, github, gitlab, registries, signatures, triggers
 from sidecar.engine.webhooks.events import HookEvent, Ignored
 from sidecar.errors import ConfigError, Problem
@@ -31,6 +32,7 @@ from sidecar.store.models import Pipeline, WebhookDelivery
 
 log = logging.getLogger(__name__)
 REFUSED = "invalid webhook signature or token, or unknown pipeline"
+DELIVERY_ID = re.compile(r"[\x21-\x7e]{1,72}")
 
 
 class BadSignature(Unauthorized):
@@ -80,11 +82,16 @@ def receive(store: Store, delivery: Delivery) -> Outcome:
     delivery_id = _delivery_id(delivery, event)
     if _seen(store, delivery.provider, delivery_id):
         return Outcome(200, {"duplicate": True, "deliveryId": delivery_id})
+    if source.inline_config is None and not source.repository_url:
+        raise ConfigError(Problem("the pipeline has neither an inline config nor a repository"))
     text = None if source.inline_config is not None else _config_at(delivery, source, event)
     return _start(store, delivery, delivery_id, event, _request(event, text, source.triggers))
 
 
 def _source(store: Store, pipeline_id: str) -> _Source | None:
+    project, _, name = pipeline_id.partition(":")
+    if not (NAME.match(project) and NAME.match(name)):
+        return None     # cannot exist; never sent to the database (PostgreSQL refuses NUL)
     with store.session() as session:
         p = session.get(Pipeline, pipeline_id)
         if p is None:
@@ -132,7 +139,9 @@ def _foreign_repository(source: _Source, event: HookEvent) -> str | None:
 
 def _delivery_id(delivery: Delivery, event: HookEvent) -> str:
     given = event.extra.get("dedupe") or _provider_id(delivery, event)
-    given = (given or "body-" + hashlib.sha256(delivery.body).hexdigest())[:72]
+    given = given or "body-" + hashlib.sha256(delivery.body).hexdigest()
+    if not DELIVERY_ID.fullmatch(given):      # odd or long header values: a stable stand-in
+        given = "sha256-" + hashlib.sha256(given.encode("utf-8", "replace")).hexdigest()
     # Per pipeline: one push may reach several pipelines' hooks with the same id (GitLab's
     # event UUID, a registry's derived id), and each pipeline should run once.
     return f"{delivery.pipeline_id}/{given}"
