@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from sidecar.api import (approvals, auth, blueocean_input, callbacks, errors, executions, health,
-                         nodes, openapi, pipelines, render)
+                         hooks, nodes, openapi, pipelines, render)
 from sidecar.api.blueocean import BLUEPRINTS as BLUE_OCEAN
 from sidecar.config.templates import TemplateSet, load_templates
 from sidecar.engine import pipelines as pipeline_service
@@ -105,7 +105,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["sidecar"] = Sidecar(settings, store, templates, jenkins, tokens)
     errors.register(app)
     for blueprint in (auth.bp, openapi.bp, health.bp, pipelines.bp, executions.bp,
-                      callbacks.bp, render.bp, nodes.bp, approvals.bp, blueocean_input.bp,
-                      *BLUE_OCEAN):
+                      callbacks.bp, render.bp, hooks.bp, nodes.bp, approvals.bp,
+                      blueocean_input.bp, *BLUE_OCEAN):
         app.register_blueprint(blueprint)
     return app

@@ -22,7 +22,10 @@ class _Gunicorn(BaseApplication):
 def run_gunicorn(app: Flask, *, bind: str, threads: int, after_fork=None) -> None:
     """Serve app until stopped; access log to stdout, errors to stderr."""
     options = {"bind": bind, "workers": 1, "worker_class": "gthread", "threads": threads,
-               "accesslog": "-", "errorlog": "-"}
+               "accesslog": "-", "errorlog": "-",
+               # The path without its query: Docker Hub hooks carry their secret in ?token=.
+               "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s '
+                                    '"%(f)s" "%(a)s"'}
     if after_fork is not None:
         options["post_fork"] = lambda _server, _worker: after_fork()
     _Gunicorn(app, options).run()

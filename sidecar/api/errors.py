@@ -18,6 +18,7 @@ from sidecar.engine.callbacks import Unauthorized
 from sidecar.engine.pipelines import Conflict, NotFound
 from sidecar.engine.principals import Forbidden, Unauthenticated
 from sidecar.errors import ConfigError, Problem, SidecarError
+from sidecar.scm import ScmError
 from sidecar.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def _http(error: HTTPException):
 
 # Our errors and the HTTP status each one means; anything else of ours is a 400.
 STATUS = {NotFound: 404, Conflict: 409, Unauthorized: 401, Unauthenticated: 401,
-          Forbidden: 403, StoreError: 503}
+          Forbidden: 403, StoreError: 503, ScmError: 502}
 
 
 def problem_view(problem: Problem) -> dict:

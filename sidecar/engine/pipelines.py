@@ -11,13 +11,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sidecar import config
+from sidecar.engine.webhooks import triggers as webhook_triggers
 from sidecar.errors import ConfigError, Problem, SidecarError
 from sidecar.store.models import Pipeline
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 FIELDS = {"repositoryUrl": "repository_url", "configPath": "config_path",
           "inlineConfig": "inline_config", "webhookSecret": "webhook_secret",
-          "triggers": "triggers"}
+          "triggers": "triggers", "providerToken": "provider_token"}
 
 
 class NotFound(SidecarError):
@@ -30,7 +31,7 @@ class Conflict(SidecarError):
 
 @dataclass(frozen=True)
 class PipelineView:
-    """What the API shows of a pipeline (never its webhook secret)."""
+    """What the API shows of a pipeline (never its webhook secret or provider token)."""
 
     id: str
     project: str
@@ -42,13 +43,15 @@ class PipelineView:
     nextRun: int
     lastRunState: str | None
     hasWebhookSecret: bool
+    hasProviderToken: bool
 
 
 def view(pipeline: Pipeline) -> PipelineView:
     """The public view of a stored pipeline."""
     return PipelineView(pipeline.id, pipeline.project, pipeline.name, pipeline.repository_url,
                         pipeline.config_path, pipeline.inline_config, pipeline.triggers or {},
-                        pipeline.next_run, pipeline.last_run_state, bool(pipeline.webhook_secret))
+                        pipeline.next_run, pipeline.last_run_state, bool(pipeline.webhook_secret),
+                        bool(pipeline.provider_token))
 
 
 def create(session: Session, body: dict[str, Any]) -> Pipeline:
@@ -118,11 +121,11 @@ def load_examples(session: Session, directory: Path) -> int:
 
 def _field_problems(body: dict[str, Any], *, allowed: set[str]) -> list[Problem]:
     problems = [Problem(f"unknown field '{key}'") for key in body if key not in allowed]
-    for key in ("repositoryUrl", "configPath", "inlineConfig", "webhookSecret"):
+    for key in ("repositoryUrl", "configPath", "inlineConfig", "webhookSecret", "providerToken"):
         if key in body and not isinstance(body[key], (str, type(None))):
             problems.append(Problem(f"{key} must be a string"))
-    if "triggers" in body and not isinstance(body["triggers"], dict):
-        problems.append(Problem("triggers must be an object"))
+    if "triggers" in body:
+        problems += webhook_triggers.problems(body["triggers"])
     if isinstance(body.get("inlineConfig"), str):
         try:
             config.parse_pipeline(body["inlineConfig"], "inlineConfig")

@@ -1,0 +1,37 @@
+"""Webhooks: POST /hooks/{github|gitlab|bitbucket|harbor|dockerhub}?pipeline=<project>:<name>.
+
+The pipeline is named in the query, since every provider lets the hook URL be chosen
+freely; the credential is the provider's signature or token (see
+``sidecar.engine.webhooks.signatures``), not the API's bearer token.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from sidecar.api.context import sidecar
+from sidecar.engine.pipelines import NotFound
+from sidecar.engine.webhooks import service, signatures
+from sidecar.errors import ConfigError, Problem
+
+bp = Blueprint("hooks", __name__, url_prefix="/hooks")
+MAX_BODY = 5 * 1024 * 1024     # GitHub caps payloads at 25 MB; configs pushes are far smaller
+
+
+@bp.post("/<provider>")
+def deliver(provider: str):
+    """Take one delivery. :raise 400: no pipeline or bad body; :raise 401: bad signature;
+    :raise 404: unknown provider; :raise 502: the provider's API failed"""
+    if provider not in signatures.PROVIDERS:
+        raise NotFound(f"no webhook provider {provider!r}; known are "
+                       f"{', '.join(signatures.PROVIDERS)}")
+    pipeline_id = request.args.get("pipeline", "")
+    if not pipeline_id:
+        raise ConfigError(Problem("name the pipeline: ?pipeline=<project>:<name>"))
+    if (request.content_length or 0) > MAX_BODY:
+        raise ConfigError(Problem(f"the delivery is larger than {MAX_BODY} bytes"))
+    delivery = service.Delivery(provider=provider, pipeline_id=pipeline_id,
+                                headers=request.headers, body=request.get_data(cache=True),
+                                query=request.args)
+    outcome = service.receive(sidecar().store, delivery)
+    return jsonify(outcome.body), outcome.status

@@ -1,0 +1,109 @@
+"""Read one file of a repository at a commit through the Git provider's API.
+
+Webhook-triggered runs build the config that the pushed commit holds, so the sidecar
+reads it from the provider (GitHub, GitLab, Bitbucket Cloud) with the pipeline's own
+credential. Every failure becomes an ``ScmError``; neither the token nor a response
+body ever reaches the message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+import requests
+
+from sidecar.errors import SidecarError
+
+PROVIDERS = ("github", "gitlab", "bitbucket")
+TIMEOUT = 10.0
+MAX_CONFIG_BYTES = 1_000_000
+
+
+class ScmError(SidecarError):
+    """The provider's API could not give the file."""
+
+
+@dataclass(frozen=True)
+class Repository:
+    """Where a repository lives: its provider kind, API base URL and path (owner/name)."""
+
+    provider: str
+    api_url: str
+    path: str
+
+
+def locate(repository_url: str, provider: str = "", api_url: str = "") -> Repository:
+    """The provider, API base and owner/name of a clone URL (https or ssh form)."""
+    host, path = split_url(repository_url)
+    if not host or path.count("/") < 1:
+        raise ScmError(f"cannot tell the repository of {repository_url!r}")
+    provider = provider or _provider_of(host)
+    if not api_url:
+        api_url = {"github": "https://api.github.com" if host == "github.com"
+                   else f"https://{host}/api/v3",
+                   "gitlab": f"https://{host}/api/v4",
+                   "bitbucket": "https://api.bitbucket.org/2.0"}[provider]
+    return Repository(provider, api_url.rstrip("/"), path)
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """(host, owner/name) of an https, ssh:// or scp-like git URL, lowercase, no '.git'."""
+    url = url.strip()
+    if "://" not in url and "@" in url and ":" in url:   # git@host:owner/name.git
+        user_host, _, path = url.partition(":")
+        host = user_host.rpartition("@")[2]
+    else:
+        parts = urlsplit(url)
+        host, path = parts.hostname or "", parts.path
+    path = path.strip("/").removesuffix(".git").strip("/")
+    return host.lower(), path.lower()
+
+
+def read_file(repository: Repository, token: str, path: str, ref: str) -> str:
+    """The text of path at ref (a commit or branch). :raise ScmError:"""
+    url, headers = _request_of(repository, token, path, ref)
+    try:
+        response = requests.get(url, headers=headers, timeout=TIMEOUT, allow_redirects=True)
+    except requests.RequestException as exc:
+        raise ScmError(f"{repository.provider} API unreachable: {type(exc).__name__}") from exc
+    if response.status_code in (401, 403):
+        raise ScmError(f"{repository.provider} refused the pipeline's credential "
+                       f"({response.status_code})")
+    if response.status_code == 404:
+        raise ScmError(f"{path} not found in {repository.path} at {ref}")
+    if response.status_code != 200:
+        raise ScmError(f"{repository.provider} API answered {response.status_code}")
+    if len(response.content) > MAX_CONFIG_BYTES:
+        raise ScmError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes")
+    try:
+        return response.content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScmError(f"{path} is not UTF-8 text") from exc
+
+
+def _request_of(repository: Repository, token: str, path: str,
+                ref: str) -> tuple[str, dict[str, str]]:
+    base, file_path = repository.api_url, path.lstrip("/")
+    if repository.provider == "github":
+        url = (f"{base}/repos/{repository.path}/contents/{quote(file_path)}"
+               f"?ref={quote(ref, safe='')}")
+        headers = {"Accept": "application/vnd.github.raw",
+                   "X-GitHub-Api-Version": "2022-11-28"}
+        auth = {"Authorization": f"Bearer {token}"}
+    elif repository.provider == "gitlab":
+        url = (f"{base}/projects/{quote(repository.path, safe='')}/repository/files/"
+               f"{quote(file_path, safe='')}/raw?ref={quote(ref, safe='')}")
+        headers, auth = {}, {"PRIVATE-TOKEN": token}
+    else:
+        url = f"{base}/repositories/{repository.path}/src/{quote(ref, safe='')}/{quote(file_path)}"
+        headers, auth = {}, {"Authorization": f"Bearer {token}"}
+    return url, {**headers, **(auth if token else {})}
+
+
+def _provider_of(host: str) -> str:
+    if host == "github.com" or host.startswith("github."):
+        return "github"
+    if host == "bitbucket.org":
+        return "bitbucket"
+    return "gitlab"     # self-hosted GitLab is the common case of an unknown host
