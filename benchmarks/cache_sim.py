@@ -77,6 +77,8 @@ class Params:
     background: float = 0.3
     churn: float = 0.0
     """Node replacements per node per day (its caches are lost)."""
+    score_percentage: int = 0
+    """percentageOfNodesToScore; 0 is the scheduler's adaptive default."""
 
 
 @dataclass
@@ -100,6 +102,7 @@ class Pod:
     measured: bool = False
     node: Node | None = None
     hit: bool = False
+    ever_warm: bool = False
     bound: float = 0.0
 
 
@@ -110,6 +113,7 @@ class Cluster:
         self.cpu, self.mem = p.cpu * 1000, p.mem_gib * GIB
         self.nodes = [Node(f"node-{i}", self.cpu, self.mem) for i in range(p.nodes)]
         self.rng, self.start, self.renamed = rng, 0, p.nodes
+        self.percentage = p.score_percentage
         self.names = frozenset(n.name for n in self.nodes)
         """The node list, as the sidecar would read it."""
 
@@ -138,8 +142,8 @@ class Cluster:
     def _sample(self, pod: Pod) -> list[Node]:
         total = len(self.nodes)
         wanted = total
-        if total >= 100:
-            percentage = max(5, 50 - total // 125)
+        if total >= 100 and self.percentage < 100:
+            percentage = self.percentage or max(5, 50 - total // 125)
             wanted = max(100, total * percentage // 100)
         feasible, processed = [], 0
         for i in range(total):
@@ -250,7 +254,8 @@ class Simulation:
         self.events, self.seq, self.now = [], 0, 0.0
         self.pending: list[Pod] = []
         self.held: list[tuple[Pod, float]] = []
-        self.results: list[tuple[bool, float, float]] = []
+        self.results: list[tuple] = []
+        self.busy_cpu, self.area, self.since, self.until = 0, 0.0, None, None  # cpu × time
 
     def push(self, at: float, kind: str, item) -> None:
         self.seq += 1
@@ -266,14 +271,22 @@ class Simulation:
             self.push(random.Random(p.seed).expovariate(p.churn * p.nodes / 86400), "churn", None)
         churn_rng = random.Random(p.seed + 99)
         while self.events and len(self.results) < p.runs:
-            self.now, _, kind, item = heapq.heappop(self.events)
+            at, _, kind, item = heapq.heappop(self.events)
+            if self.since is not None and self.until is None:
+                self.area += self.busy_cpu * (at - self.now)
+            self.now = at
             if kind == "run":
+                # Arrivals go on past the measured ones, so those finish under the same load.
                 index, pipeline, base = item
-                if index + 1 < total:
-                    gap, nxt, nbase = self.work.next_run()
-                    self.push(self.now + gap, "run", (index + 1, nxt, nbase))
+                gap, nxt, nbase = self.work.next_run()
+                self.push(self.now + gap, "run", (index + 1, nxt, nbase))
+                if index == p.warmup:
+                    self.since = self.now
+                if index == total:
+                    self.until = self.now
                 self.arrive(Pod(self.work.cpu[pipeline], self.work.mem[pipeline], pipeline,
-                                base=base, arrived=self.now, measured=index >= p.warmup))
+                                base=base, arrived=self.now, measured=p.warmup <= index < total,
+                                ever_warm=bool(self.warm[pipeline])))
             elif kind == "bg":
                 gap, pod, life = self.work.next_background()
                 self.push(self.now + gap, "bg", None)
@@ -286,7 +299,8 @@ class Simulation:
             elif kind == "churn":
                 self.replace_node(churn_rng.randrange(len(self.cluster.nodes)))
                 self.push(self.now + churn_rng.expovariate(p.churn * p.nodes / 86400), "churn", None)
-        return summarise(self.results)
+        capacity = p.nodes * p.cpu * 1000 * ((self.until or self.now) - self.since)
+        return {**summarise(self.results), "util": self.area / capacity}
 
     # -- the sidecar's side: slot, knowledge, hold, affinity -------------------------------
     def knowledge(self, pipeline: int, slot: int | None) -> scheme.WarmKnowledge:
@@ -337,6 +351,7 @@ class Simulation:
             return False
         node.free_cpu -= pod.cpu
         node.free_mem -= pod.mem
+        self.busy_cpu += pod.cpu
         pod.node, duration = node, pod.base
         if pod.pipeline >= 0:
             self.history[pod.pipeline] = ([node.name] + self.history[pod.pipeline])[:scheme.SEED_TERMS]
@@ -354,12 +369,14 @@ class Simulation:
         node = pod.node
         node.free_cpu += pod.cpu
         node.free_mem += pod.mem
+        self.busy_cpu -= pod.cpu
         if pod.pipeline >= 0:
             self.active[pod.pipeline].remove(pod.slot)
             if node in self.cluster.nodes:
                 self.write_cache(node, pod)
             if pod.measured:
-                self.results.append((pod.hit, pod.bound - pod.arrived, self.now - pod.arrived))
+                self.results.append((pod.hit, pod.bound - pod.arrived, self.now - pod.arrived,
+                                     pod.ever_warm))
         # Pending pods fit nowhere before; only this node gained room.
         self.pending = [q for q in self.pending if not (_fits(node, q) and self.bind(q))]
         if self.held:
@@ -392,10 +409,11 @@ class Simulation:
         self.cluster.names = frozenset(n.name for n in self.cluster.nodes)
 
 
-def summarise(results: list[tuple[bool, float, float]]) -> dict:
+def summarise(results: list[tuple]) -> dict:
     """Hit rate, pending percentiles (s) and mean time-to-finish (s) of the measured runs."""
     pending = sorted(r[1] for r in results)
     return {"hit": sum(r[0] for r in results) / len(results),
+            "ceiling": sum(r[3] for r in results) / len(results),
             "p50": pending[len(pending) // 2], "p95": pending[int(len(pending) * 0.95)],
             "ttf": statistics.fmean(r[2] for r in results)}
 
@@ -407,12 +425,12 @@ def cell(p: Params) -> dict:
 
 def table(params: list[Params], results: list[dict], seeds: int) -> str:
     """A Markdown table: one row per (scheme, load), figures averaged over the seeds."""
-    rows = ["| scheme | load | hit rate | p50 pending | p95 pending | mean time-to-finish |",
-            "|---|---|---|---|---|---|"]
+    rows = ["| scheme | offered load | cpu used | hit rate | ever warm | p50 pending "
+            "| p95 pending | mean time-to-finish |", "|---|---|---|---|---|---|---|---|"]
     for i in range(0, len(params), seeds):
         group, p = results[i:i + seeds], params[i]
         mean = {k: statistics.fmean(g[k] for g in group) for k in group[0]}
-        rows.append(f"| {p.scheme} | {p.util:.0%} | {mean['hit']:.1%} | {mean['p50']:.0f} s | "
+        rows.append(f"| {p.scheme} | {p.util:.0%} | {mean['util']:.0%} | {mean['hit']:.1%} | {mean['ceiling']:.1%} | {mean['p50']:.0f} s | "
                     f"{mean['p95']:.0f} s | {mean['ttf'] / 60:.1f} min |")
     return "\n".join(rows)
 
@@ -434,12 +452,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hold", type=float, default=Params.hold,
                         help="hold at most this fraction of the expected saving")
     parser.add_argument("--churn", type=float, default=0.0, help="node replacements per node-day")
+    parser.add_argument("--score-percentage", type=int, default=0,
+                        help="the cluster's percentageOfNodesToScore (0: adaptive default)")
     parser.add_argument("--workers", type=int, default=2)
     a = parser.parse_args(argv)
     for mode in a.mode.split(","):
         grid = [Params(nodes=a.nodes, pipelines=a.pipelines, runs=a.runs, warmup=a.warmup,
                        util=float(u), mode=mode, scheme=s, seed=seed, budget_gib=a.budget_gib,
-                       saving=a.saving, hold=a.hold, churn=a.churn)
+                       saving=a.saving, hold=a.hold, churn=a.churn,
+                       score_percentage=a.score_percentage)
                 for s in a.schemes.split(",") for u in a.util.split(",")
                 for seed in range(1, a.seeds + 1)]
         with ProcessPoolExecutor(max_workers=a.workers) as pool:
