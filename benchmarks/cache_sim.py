@@ -103,6 +103,7 @@ class Pod:
     node: Node | None = None
     hit: bool = False
     ever_warm: bool = False
+    terms: tuple = ([], None)  # parsed affinity: preferred (weight, names), required names
     bound: float = 0.0
 
 
@@ -119,7 +120,7 @@ class Cluster:
 
     def schedule(self, pod: Pod) -> Node | None:
         """One scheduling cycle: filter, sample, score, pick; None when nothing fits."""
-        preferred, required = _terms(pod.affinity)
+        preferred, required = pod.terms
         if required is not None:
             feasible = [n for n in self.nodes if n.name in required and _fits(n, pod)]
         else:
@@ -166,6 +167,11 @@ class Cluster:
 
 def _fits(n: Node, pod: Pod) -> bool:
     return n.free_cpu >= pod.cpu and n.free_mem >= pod.mem
+
+
+def _could_take(node: Node, pod: Pod) -> bool:
+    required = pod.terms[1]
+    return _fits(node, pod) and (required is None or node.name in required)
 
 
 def _terms(affinity: dict | None) -> tuple[list, set | None]:
@@ -253,6 +259,7 @@ class Simulation:
         self.active = [[] for _ in range(n)]  # slots of admitted, unfinished runs
         self.events, self.seq, self.now = [], 0, 0.0
         self.pending: list[Pod] = []
+        self.pinned: dict[str, list[Pod]] = {}  # pending pods that require one node
         self.held: list[tuple[Pod, float]] = []
         self.results: list[tuple] = []
         self.busy_cpu, self.area, self.since, self.until = 0, 0.0, None, None  # cpu × time
@@ -329,6 +336,7 @@ class Simulation:
                 return False
         pod.slot = slot
         pod.affinity = scheme.affinity_for(self.scheme, knowledge)
+        pod.terms = _terms(pod.affinity)
         self.active[pod.pipeline].append(slot)
         self.submit(pod)
         return True
@@ -342,7 +350,12 @@ class Simulation:
 
     # -- the cluster's side: scheduling, runs, caches ------------------------------------
     def submit(self, pod: Pod) -> None:
-        if not self.bind(pod):
+        if self.bind(pod):
+            return
+        required = pod.terms[1]
+        if required is not None and len(required) == 1:
+            self.pinned.setdefault(next(iter(required)), []).append(pod)
+        else:
             self.pending.append(pod)
 
     def bind(self, pod: Pod) -> bool:
@@ -378,7 +391,10 @@ class Simulation:
                 self.results.append((pod.hit, pod.bound - pod.arrived, self.now - pod.arrived,
                                      pod.ever_warm))
         # Pending pods fit nowhere before; only this node gained room.
-        self.pending = [q for q in self.pending if not (_fits(node, q) and self.bind(q))]
+        if node.name in self.pinned:
+            self.pinned[node.name] = [q for q in self.pinned[node.name]
+                                      if not (_fits(node, q) and self.bind(q))]
+        self.pending = [q for q in self.pending if not (_could_take(node, q) and self.bind(q))]
         if self.held:
             self.retry_held()
 
