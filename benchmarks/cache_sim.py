@@ -54,6 +54,7 @@ from sidecar.config.inputs import ProjectSettings  # noqa: E402
 
 GIB = 1024  # memory and cache sizes are in MiB, cpu in millicores (kube's integer units)
 SCHEMES = ("none", "seed", "pin", "warm", "warm+hold")
+TAIL = 4 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -283,10 +284,12 @@ class Simulation:
                 self.area += self.busy_cpu * (at - self.now)
             self.now = at
             if kind == "run":
-                # Arrivals go on past the measured ones, so those finish under the same load.
+                # Arrivals go on past the measured ones, so those finish under the same load;
+                # for TAIL more, so that a queue growing without bound (pin) still drains.
                 index, pipeline, base = item
-                gap, nxt, nbase = self.work.next_run()
-                self.push(self.now + gap, "run", (index + 1, nxt, nbase))
+                if self.until is None or self.now < self.until + TAIL:
+                    gap, nxt, nbase = self.work.next_run()
+                    self.push(self.now + gap, "run", (index + 1, nxt, nbase))
                 if index == p.warmup:
                     self.since = self.now
                 if index == total:
@@ -296,7 +299,8 @@ class Simulation:
                                 ever_warm=bool(self.warm[pipeline])))
             elif kind == "bg":
                 gap, pod, life = self.work.next_background()
-                self.push(self.now + gap, "bg", None)
+                if self.until is None or self.now < self.until + TAIL:
+                    self.push(self.now + gap, "bg", None)
                 pod.base = life
                 self.submit(pod)
             elif kind == "end":
@@ -482,8 +486,8 @@ def main(argv: list[str] | None = None) -> None:
         with ProcessPoolExecutor(max_workers=a.workers) as pool:
             results = list(pool.map(cell, grid))
         print(f"\n{mode} caches, {a.nodes} nodes, {a.pipelines} pipelines, {a.runs} runs, "
-              f"mean of {a.seeds} seeds\n")
-        print(table(grid, results, a.seeds))
+              f"mean of {a.seeds} seeds\n", flush=True)
+        print(table(grid, results, a.seeds), flush=True)
 
 
 if __name__ == "__main__":
