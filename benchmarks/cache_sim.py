@@ -185,7 +185,8 @@ def _terms(affinity: dict | None) -> tuple[list, set | None]:
     required = na.get("requiredDuringSchedulingIgnoredDuringExecution")
     names = None
     if required:
-        names = {v for term in required["nodeSelectorTerms"] for v in term["matchFields"][0]["values"]}
+        names = {v for term in required["nodeSelectorTerms"]
+                 for v in term["matchFields"][0]["values"]}
     return preferred, names
 
 
@@ -309,7 +310,8 @@ class Simulation:
                 self.retry_held()
             elif kind == "churn":
                 self.replace_node(churn_rng.randrange(len(self.cluster.nodes)))
-                self.push(self.now + churn_rng.expovariate(p.churn * p.nodes / 86400), "churn", None)
+                gap = churn_rng.expovariate(p.churn * p.nodes / 86400)
+                self.push(self.now + gap, "churn", None)
         capacity = p.nodes * p.cpu * 1000 * ((self.until or self.now) - self.since)
         return {**summarise(self.results), "util": self.area / capacity}
 
@@ -333,9 +335,10 @@ class Simulation:
             usable = scheme.usable_nodes(knowledge)
             room = any(_fits(n, pod) for n in self.cluster.nodes if n.name in usable)
             limit = locality.max_hold(self.work.median[pod.pipeline], self.p.saving, self.p.hold)
-            decision = locality.decide(
-                usable=len(usable), warm_elsewhere=bool(scheme.usable_nodes(knowledge, any_slot=True)),
-                room=room, held_for=None if held_since is None else self.now - held_since, limit=limit)
+            elsewhere = bool(scheme.usable_nodes(knowledge, any_slot=True))
+            held_for = None if held_since is None else self.now - held_since
+            decision = locality.decide(usable=len(usable), warm_elsewhere=elsewhere, room=room,
+                                       held_for=held_for, limit=limit)
             if decision.hold:
                 return False
         pod.slot = slot
@@ -371,7 +374,8 @@ class Simulation:
         self.busy_cpu += pod.cpu
         pod.node, duration = node, pod.base
         if pod.pipeline >= 0:
-            self.history[pod.pipeline] = ([node.name] + self.history[pod.pipeline])[:scheme.SEED_TERMS]
+            newest = [node.name] + self.history[pod.pipeline]
+            self.history[pod.pipeline] = newest[:scheme.SEED_TERMS]
             entry = node.caches.get((pod.pipeline, pod.slot))
             hit = entry is not None
             if hit:
@@ -450,7 +454,8 @@ def table(params: list[Params], results: list[dict], seeds: int) -> str:
     for i in range(0, len(params), seeds):
         group, p = results[i:i + seeds], params[i]
         mean = {k: statistics.fmean(g[k] for g in group) for k in group[0]}
-        rows.append(f"| {p.scheme} | {p.util:.0%} | {mean['util']:.0%} | {mean['hit']:.1%} | {mean['ceiling']:.1%} | {mean['p50']:.0f} s | "
+        rows.append(f"| {p.scheme} | {p.util:.0%} | {mean['util']:.0%} | {mean['hit']:.1%} | "
+                    f"{mean['ceiling']:.1%} | {mean['p50']:.0f} s | "
                     f"{mean['p95']:.0f} s | {mean['ttf'] / 60:.1f} min |")
     return "\n".join(rows)
 

@@ -148,7 +148,8 @@ def test_next_render_drops_a_node_whose_cache_was_pruned(store, fake, templates)
     with store.session() as session:
         execution = executions.get(session, following)
         pod, note = yaml.safe_load(execution.pod_yaml), execution.placement_note
-    terms = pod["spec"]["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    terms = pod["spec"]["affinity"]["nodeAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"]
     assert terms == [{"weight": 100, "preference": {"matchFields": [
         {"key": "metadata.name", "operator": "In", "values": ["node-2"]}]}}]
     assert note == "warm cache on node-2"

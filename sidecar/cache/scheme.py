@@ -64,7 +64,8 @@ def usable_nodes(knowledge: WarmKnowledge, *, any_slot: bool = False) -> tuple[s
     """
     seen: list[str] = []
     for cache in knowledge.warm:
-        if cache.node in seen or (knowledge.nodes is not None and cache.node not in knowledge.nodes):
+        departed = knowledge.nodes is not None and cache.node not in knowledge.nodes
+        if cache.node in seen or departed:
             continue
         if not any_slot and cache.slot != knowledge.slot:
             continue

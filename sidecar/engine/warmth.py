@@ -67,7 +67,8 @@ def knowledge(session: Session, execution: Execution, slot: int | None,
             key = (row.node_name, row.slot)
             pruned[key] = max(pruned.get(key, float("-inf")), epoch(row.reported_at))
         else:
-            warm.append(WarmCache(row.node_name, row.slot, epoch(row.last_used_at or row.reported_at)))
+            used = row.last_used_at or row.reported_at
+            warm.append(WarmCache(row.node_name, row.slot, epoch(used)))
     history = session.scalars(select(ScheduledInfo.node_name).where(
         ScheduledInfo.pipeline_id == execution.pipeline_id)
         .order_by(ScheduledInfo.created_at.desc()).limit(HISTORY)).all()
