@@ -59,7 +59,8 @@ def _history(count: int) -> tuple[HistoryEntry, ...]:
 
 
 def test_twelve_entries_give_ten_terms_newest_first(templates):
-    terms = _pod(templates, history=_history(12))["spec"]["affinity"]["nodeAffinity"][
+    terms = _pod(templates, history=_history(12), settings=ProjectSettings(affinity_scheme="seed"))[
+        "spec"]["affinity"]["nodeAffinity"][
         "preferredDuringSchedulingIgnoredDuringExecution"]
     assert [t["weight"] for t in terms] == [100, 90, 80, 70, 60, 50, 40, 30, 20, 10]
     assert [t["preference"]["matchFields"] for t in terms] == [
@@ -68,7 +69,7 @@ def test_twelve_entries_give_ten_terms_newest_first(templates):
 
 def test_unscheduled_entries_are_skipped_and_label_key_is_optional(templates):
     history = (HistoryEntry("e-3", None, ""), *_history(2))
-    settings = ProjectSettings(affinity_key="kubernetes.io/hostname")
+    settings = ProjectSettings(affinity_key="kubernetes.io/hostname", affinity_scheme="seed")
     terms = _pod(templates, history=history, settings=settings)["spec"]["affinity"][
         "nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
     assert [(t["weight"], t["preference"]["matchExpressions"][0]["values"]) for t in terms] == [

@@ -31,7 +31,8 @@ def started(app, templates):
             JenkinsClient(url=fake.url, user="sidecar", token=API_TOKEN) as client:
         with store.session() as session:
             pipelines.create(session, {"name": "api", "inlineConfig": CONFIG})
-            projects.update_settings(session, "default", {"executorQuota": 0})
+            projects.update_settings(session, "default",
+                                     {"executorQuota": 0, "affinityScheme": "seed"})
         for _ in range(2):
             with store.session() as session:
                 executions.trigger(session, "default:api", executions.TriggerRequest())
@@ -48,6 +49,7 @@ def _report(client, execution_id, token, node="node-9"):
 
 
 def test_report_records_node_and_next_render_prefers_it(client, started, templates):
+    """The seed scheme prefers nodes of running executions too (the warm one waits for an end)."""
     store, tokens, fake = started
     first = "default:api-1"
     assert _report(client, first, tokens[first]).json == {"recorded": True}

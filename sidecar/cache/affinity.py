@@ -1,32 +1,37 @@
-"""Preferred node affinity toward the nodes where this pipeline ran.
+"""Preferred node affinity toward the nodes where this pipeline's cache is warm.
 
-The seed scheme: the 10 most recent executions that were scheduled, weight
-``100 - 10*i``, one term per execution (terms for a repeated node add up, as the
-scheduler sums matching weights). Nodes are matched by ``metadata.name`` — exactly the
-recorded ``spec.nodeName`` — unless the settings ask for the hostname label.
+The schemes live in `sidecar.cache.scheme` as pure functions. Here the renderer's
+inputs become their input: without knowledge from the store (the offline `render`
+command), every history entry with a node counts as a warm cache in the run's slot.
+Nodes are matched by ``metadata.name`` — exactly the recorded ``spec.nodeName`` —
+unless the settings ask for the hostname label.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from sidecar.cache.scheme import SEED_TERMS, WarmCache, WarmKnowledge, affinity_for
 from sidecar.config.inputs import HistoryEntry, ProjectSettings
 
-SEED_TERMS = 10
+__all__ = ["SEED_TERMS", "knowledge_from_history", "node_affinity"]
 
 
-def node_affinity(history: tuple[HistoryEntry, ...], settings: ProjectSettings) -> dict | None:
+def knowledge_from_history(history: tuple[HistoryEntry, ...],
+                           slot: int | None = None) -> WarmKnowledge:
+    """Warm knowledge from history alone (newest first): each scheduled entry is warm."""
+    nodes = tuple(entry.node_name for entry in history if entry.node_name)
+    count = len(nodes)
+    return WarmKnowledge(warm=tuple(WarmCache(node, slot, float(count - i))
+                                    for i, node in enumerate(nodes)),
+                         slot=slot, history=nodes)
+
+
+def node_affinity(history: tuple[HistoryEntry, ...], settings: ProjectSettings,
+                  knowledge: WarmKnowledge | None = None, slot: int | None = None) -> dict | None:
     """The pod's `affinity` for the project's scheme, or None when there is nothing to prefer."""
-    if settings.affinity_scheme == "none":
-        return None
-    nodes = [entry.node_name for entry in history if entry.node_name][:SEED_TERMS]
-    if not nodes:
-        return None
-    terms = [{"weight": 100 - 10 * rank, "preference": _select(node, settings.affinity_key)}
-             for rank, node in enumerate(nodes)]
-    return {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": terms}}
-
-
-def _select(node: str, key: str) -> dict:
-    requirement = {"key": key, "operator": "In", "values": [node]}
-    if key == "metadata.name":
-        return {"matchFields": [requirement]}
-    return {"matchExpressions": [requirement]}
+    if knowledge is None:
+        knowledge = knowledge_from_history(history, slot)
+    elif not knowledge.history:
+        knowledge = replace(knowledge, history=tuple(e.node_name for e in history if e.node_name))
+    return affinity_for(settings.affinity_scheme, knowledge, settings.affinity_key)

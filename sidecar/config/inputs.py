@@ -52,8 +52,8 @@ class RenderContext:
                                "where the agent reports its node; empty: no report")
     project: str = _field("project", "default", _ID,
                           "project the pipeline belongs to (cache scope, quota)")
-    slot: int | None = _field("slot", None, {"type": ["integer", "null"], "minimum": 0},
-                              "cache slot of this run among the pipeline's concurrent runs")
+    slot: int | None = _field("cacheSlot", None, {"type": ["integer", "null"], "minimum": 0},
+                              "cache slot this run mounts for caches not safe to share")
 
 
 @dataclass(frozen=True)
@@ -73,8 +73,17 @@ class ProjectSettings:
     cache_dir: str = _field("cacheDir", "/var/lib/jenkins-sidecar-cache",
                             {"type": "string", "pattern": "^/.+"},
                             "host directory under which caches live")
-    affinity_scheme: str = _field("affinityScheme", "seed", {"enum": ["seed", "none"]},
-                                  "how history becomes preferred node affinity")
+    affinity_scheme: str = _field("affinityScheme", "warm",
+                                  {"enum": ["warm", "seed", "pin", "none"]},
+                                  "warm: prefer every node with a usable warm cache equally; "
+                                  "seed: weights 100-10i over the last 10 runs; "
+                                  "pin: require the newest warm node; none")
+    cache_saving: float = _field("cacheSaving", 0.35, {"type": "number", "minimum": 0,
+                                                        "maximum": 1},
+                                 "share of run time a warm cache saves (measured pip/npm)")
+    warm_hold: float = _field("warmHold", 0.5, {"type": "number", "minimum": 0, "maximum": 1},
+                              "hold a run for a warm node at most this fraction of the "
+                              "expected saving; 0 = never hold")
     affinity_key: str = _field("affinityKey", "metadata.name",
                                {"enum": ["metadata.name", "kubernetes.io/hostname"]},
                                "match the node by name (exact) or by its hostname label")

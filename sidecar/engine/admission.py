@@ -2,14 +2,19 @@
 
 The rest wait in Queueing, oldest first. Only the engine loop admits, so two admissions
 never race; a claimed execution is Building before Jenkins hears of it, which is what
-keeps the quota exact across crashes.
+keeps the quota exact across crashes. Quota allowing, locality-aware admission
+(`sidecar.engine.warmth`) may still hold a run in Queueing for a bounded time, while
+only busy slots hold its warm cache; a run that starts gets its cache slot here.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sidecar.engine import warmth
 from sidecar.engine.projects import project_settings
 from sidecar.store.models import Execution, utcnow
 
@@ -17,18 +22,20 @@ ACTIVE = ("Building", "Pending")
 WAITING = ("Waiting", "Queueing")
 
 
-def admit(session: Session) -> list[str]:
+def admit(session: Session, now: datetime | None = None) -> list[str]:
     """Claim the executions that may start now; returns their ids, oldest first."""
+    now = now or utcnow()
     projects = session.scalars(select(Execution.project).where(Execution.state.in_(WAITING))
                                .distinct()).all()
     admitted: list[str] = []
     for project in sorted(projects):
-        admitted += _admit_project(session, project)
+        admitted += _admit_project(session, project, now)
     return admitted
 
 
-def _admit_project(session: Session, project: str) -> list[str]:
-    quota = project_settings(session, project).executor_quota
+def _admit_project(session: Session, project: str, now: datetime) -> list[str]:
+    settings = project_settings(session, project)
+    quota = settings.executor_quota
     active = session.scalar(select(func.count()).select_from(Execution).where(
         Execution.project == project, Execution.state.in_(ACTIVE))) or 0
     waiting = session.scalars(select(Execution).where(
@@ -40,8 +47,21 @@ def _admit_project(session: Session, project: str) -> list[str]:
             if execution.state != "Queueing":
                 execution.state, execution.reason = "Queueing", f"project quota of {quota} reached"
             continue
-        execution.state, execution.reason, execution.started_at = "Building", "", utcnow()
-        execution.pipeline.last_run_state = "Building"
+        decision = warmth.admission(session, execution, settings, now)
+        if decision.hold:
+            execution.state, execution.reason = "Queueing", decision.reason
+            execution.held_since = execution.held_since or now
+            continue
+        _start(execution, decision, now)
         active += 1
         admitted.append(execution.id)
     return admitted
+
+
+def _start(execution: Execution, decision: warmth.Admission, now: datetime) -> None:
+    if execution.held_since is not None:
+        held = warmth.epoch(now) - warmth.epoch(execution.held_since)
+        execution.placement_note = f"held {held:.0f}s for a warm node; then {decision.reason}"
+    execution.state, execution.reason, execution.started_at = "Building", "", now
+    execution.held_since, execution.cache_slot = None, decision.slot
+    execution.pipeline.last_run_state = "Building"

@@ -18,9 +18,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sidecar import cache, render
+from sidecar.cache import scheme
 from sidecar.config.inputs import HistoryEntry
 from sidecar.config.templates import TemplateSet
-from sidecar.engine import callbacks, executions
+from sidecar.engine import callbacks, executions, warmth
 from sidecar.engine.podsecurity import PodSecurityGate
 from sidecar.engine.projects import project_settings
 from sidecar.jenkins import JenkinsClient
@@ -90,10 +91,13 @@ class Starter:
     def _render(self, session: Session, execution: Execution) -> str:
         pipeline = execution.pipeline
         context = replace(executions.context_of(execution, pipeline),
-                          callback_url=self._callback_url)
+                          callback_url=self._callback_url, slot=execution.cache_slot)
         settings = project_settings(session, execution.project)
         model = executions.model_of(execution)
-        placement = cache.place(model, context, settings, _history(session, pipeline.id))
+        known = warmth.knowledge(session, execution, execution.cache_slot)
+        placement = cache.place(model, context, settings, _history(session, pipeline.id), known)
+        execution.placement_note = _note(execution.placement_note,
+                                         scheme.describe(settings.affinity_scheme, known))
         placement = self._pod_security_check(execution, placement)
         rendered = render.render(model, context, settings, placement, self._templates)
         execution.jenkinsfile, execution.pod_yaml = rendered.jenkinsfile, rendered.pod_yaml
@@ -136,6 +140,12 @@ def _history(session: Session, pipeline_id: str) -> tuple[HistoryEntry, ...]:
                            .order_by(ScheduledInfo.created_at.desc()).limit(HISTORY_LENGTH))
     return tuple(HistoryEntry(row.execution_id, row.node_name, row.created_at.isoformat())
                  for row in rows)
+
+
+def _note(earlier: str, placement: str) -> str:
+    """The placement note, keeping what admission said about a hold."""
+    hold = earlier.split(" | ")[0] if earlier.startswith("held ") else ""
+    return f"{hold} | {placement}" if hold else placement
 
 
 def _mark_skipped(execution: Execution, prepared, context) -> None:

@@ -1,0 +1,135 @@
+"""Affinity schemes as pure functions: what the sidecar knows about warm caches → pod affinity.
+
+The scheduler scores preferred NodeAffinity as the sum of matching term weights,
+normalised to 0..100 by the best scored node and multiplied by the plugin weight 2
+(kubernetes/kubernetes pkg/scheduler/framework/plugins/nodeaffinity/node_affinity.go,
+helper/normalize_score.go). So only the *ratio* between nodes counts. The ``warm``
+scheme gives every node that holds a usable warm cache one and the same weight (one
+term, weight 100): each of them scores 200 and every cold node 0, which no
+LeastAllocated + BalancedAllocation difference (at most 100 + 100) can overturn. A node
+is usable when a run of this pipeline finished there, later than any gc report that
+pruned that cache, the node is still in the cluster, and — for slot caches — it is the
+slot this run mounts. The benchmark (benchmarks/cache_sim.py) and the renderer both
+call these functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SCHEMES = ("warm", "seed", "pin", "none")
+SEED_TERMS = 10
+WARM_TERMS = 20  # bounds the pod yaml; LRU gc keeps few warm copies per pipeline anyway
+
+
+@dataclass(frozen=True)
+class WarmCache:
+    """Evidence that a cache of the pipeline was warm on a node (slot None: shared)."""
+
+    node: str
+    slot: int | None
+    at: float
+    """When: a finished run's end, or a gc report of the directory as present (epoch s)."""
+
+
+@dataclass(frozen=True)
+class WarmKnowledge:
+    """What the sidecar knows about one pipeline's caches when it renders a run."""
+
+    warm: tuple[WarmCache, ...] = ()
+    """Newest first."""
+    pruned: dict[tuple[str, int | None], float] = field(default_factory=dict)
+    """(node, slot) → when gc last reported that cache pruned."""
+    nodes: frozenset[str] | None = None
+    """The cluster's nodes; None when the sidecar cannot list them."""
+    slot: int | None = None
+    """The slot this run mounts; None for a pipeline whose caches are all shared."""
+    history: tuple[str, ...] = ()
+    """Nodes of the newest executions, finished or not (the seed scheme's input)."""
+
+
+def choose_slot(active_slots: set[int] | frozenset[int]) -> int:
+    """The lowest slot no active execution of the pipeline uses."""
+    slot = 0
+    while slot in active_slots:
+        slot += 1
+    return slot
+
+
+def usable_nodes(knowledge: WarmKnowledge, *, any_slot: bool = False) -> tuple[str, ...]:
+    """Nodes holding a usable warm cache for this run, newest evidence first.
+
+    any_slot: count a warm cache in any slot (to tell "warm, but in a busy slot" apart
+    from "cold everywhere").
+    """
+    seen: list[str] = []
+    for cache in knowledge.warm:
+        departed = knowledge.nodes is not None and cache.node not in knowledge.nodes
+        if cache.node in seen or departed:
+            continue
+        if not any_slot and cache.slot != knowledge.slot:
+            continue
+        if knowledge.pruned.get((cache.node, cache.slot), float("-inf")) >= cache.at:
+            continue
+        seen.append(cache.node)
+    return tuple(seen)
+
+
+def affinity_for(scheme: str, knowledge: WarmKnowledge, key: str = "metadata.name") -> dict | None:
+    """The pod's `affinity` under a scheme, or None when there is nothing to prefer."""
+    if scheme == "warm":
+        return warm_affinity(knowledge, key)
+    if scheme == "seed":
+        return seed_affinity(knowledge.history, key)
+    if scheme == "pin":
+        return pin_affinity(knowledge, key)
+    return None
+
+
+def warm_affinity(knowledge: WarmKnowledge, key: str = "metadata.name") -> dict | None:
+    """One preferred term, weight 100, selecting every node with a usable warm cache."""
+    nodes = usable_nodes(knowledge)[:WARM_TERMS]
+    if not nodes:
+        return None
+    term = {"weight": 100, "preference": select_nodes(list(nodes), key)}
+    return {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [term]}}
+
+
+def seed_affinity(history: tuple[str, ...], key: str = "metadata.name") -> dict | None:
+    """The seed scheme: one term per newest execution, weight 100 - 10*i (repeats add up)."""
+    nodes = [node for node in history if node][:SEED_TERMS]
+    if not nodes:
+        return None
+    terms = [{"weight": 100 - 10 * rank, "preference": select_nodes([node], key)}
+             for rank, node in enumerate(nodes)]
+    return {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": terms}}
+
+
+def pin_affinity(knowledge: WarmKnowledge, key: str = "metadata.name") -> dict | None:
+    """Hard pinning: required affinity to the newest usable warm node (waits for it)."""
+    nodes = usable_nodes(knowledge)[:1]
+    if not nodes:
+        return None
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [select_nodes(list(nodes), key)]}}}
+
+
+def select_nodes(nodes: list[str], key: str) -> dict:
+    """A node selector term matching these nodes by name (exact) or by hostname label."""
+    requirement = {"key": key, "operator": "In", "values": nodes}
+    if key == "metadata.name":
+        return {"matchFields": [requirement]}
+    return {"matchExpressions": [requirement]}
+
+
+def describe(scheme: str, knowledge: WarmKnowledge) -> str:
+    """A one-line placement note: which nodes are preferred and why."""
+    if scheme in ("none", "seed"):
+        return f"affinity scheme {scheme}"
+    nodes = usable_nodes(knowledge)
+    slot = "" if knowledge.slot is None else f" (slot {knowledge.slot})"
+    if nodes:
+        return f"warm cache{slot} on {', '.join(nodes[:WARM_TERMS])}"
+    if usable_nodes(knowledge, any_slot=True):
+        return f"no free warm slot; slot {knowledge.slot} is cold everywhere"
+    return "no warm cache known; no node preferred"

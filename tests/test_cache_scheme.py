@@ -1,0 +1,83 @@
+"""Affinity schemes: what the sidecar knows about warm caches becomes pod affinity.
+
+We test: the warm scheme gives every node with a usable warm cache one term of weight
+100 (deduplicated, newest first); a cache pruned by gc after its last finished run, a
+node that left the cluster, or a warm cache in another slot is not preferred, and a run
+that finished after a prune makes the node warm again; the seed scheme keeps its
+weights; pinning requires the newest warm node; slots are the lowest free; the render
+path (`cache.place`) uses the same functions and the run's slot.
+"""
+
+from __future__ import annotations
+
+from sidecar import cache
+from sidecar.cache.scheme import (WarmCache, WarmKnowledge, affinity_for, choose_slot, describe,
+                                  usable_nodes)
+from sidecar.config import parse_pipeline
+from sidecar.config.inputs import HistoryEntry, ProjectSettings, RenderContext
+
+WARM = (WarmCache("n1", None, 30.0), WarmCache("n2", None, 20.0), WarmCache("n1", None, 10.0),
+        WarmCache("n3", None, 5.0))
+
+
+def _values(affinity):
+    terms = affinity["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    return [(t["weight"], t["preference"]["matchFields"][0]["values"]) for t in terms]
+
+
+def test_warm_scheme_is_one_equal_term_for_every_warm_node():
+    assert _values(affinity_for("warm", WarmKnowledge(warm=WARM))) == [(100, ["n1", "n2", "n3"])]
+    assert affinity_for("warm", WarmKnowledge()) is None
+
+
+def test_pruned_and_departed_nodes_are_dropped_until_warm_again():
+    knowledge = WarmKnowledge(warm=WARM, pruned={("n2", None): 25.0, ("n1", None): 15.0},
+                              nodes=frozenset({"n1", "n2"}))
+    # n1 ran again (30) after its prune (15); n2 was pruned after its run; n3 left.
+    assert usable_nodes(knowledge) == ("n1",)
+    assert "n1" in describe("warm", knowledge)
+
+
+def test_slot_caches_count_only_in_the_runs_slot():
+    warm = (WarmCache("n1", 0, 9.0), WarmCache("n2", 1, 8.0))
+    assert usable_nodes(WarmKnowledge(warm=warm, slot=1)) == ("n2",)
+    assert usable_nodes(WarmKnowledge(warm=warm, slot=2)) == ()
+    assert usable_nodes(WarmKnowledge(warm=warm, slot=2), any_slot=True) == ("n1", "n2")
+    assert "slot 2 is cold" in describe("warm", WarmKnowledge(warm=warm, slot=2))
+
+
+def test_seed_weights_and_pinning():
+    knowledge = WarmKnowledge(warm=WARM, history=("n9", "n1", "n1"))
+    assert _values(affinity_for("seed", knowledge)) == [(100, ["n9"]), (90, ["n1"]), (80, ["n1"])]
+    required = affinity_for("pin", knowledge)["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    assert required == [{"matchFields": [{"key": "metadata.name", "operator": "In",
+                                          "values": ["n1"]}]}]
+    assert affinity_for("none", knowledge) is None
+
+
+def test_lowest_free_slot():
+    assert [choose_slot(s) for s in (set(), {0}, {0, 2}, {1})] == [0, 1, 1, 0]
+
+
+CONFIG = """
+stages:
+- name: Build
+  cache: {enabled: true, paths: [/root/.gradle]}
+  steps:
+  - runScriptConfig: {image: gradle:8, shellScript: gradle build}
+"""
+
+
+def test_render_path_uses_the_scheme_and_the_slot():
+    pipeline, settings = parse_pipeline(CONFIG, "config"), ProjectSettings()
+    context = RenderContext(slot=1)
+    assert cache.uses_slots(pipeline, context)
+    history = (HistoryEntry("e-2", "n2"), HistoryEntry("e-1", "n1"))
+    placement = cache.place(pipeline, context, settings, history)
+    assert _values(placement.affinity) == [(100, ["n2", "n1"])]
+    knowledge = WarmKnowledge(warm=(WarmCache("n1", 1, 2.0), WarmCache("n2", 0, 1.0)), slot=1)
+    assert _values(cache.place(pipeline, context, settings, history, knowledge).affinity) == [
+        (100, ["n1"])]
+    gone = WarmKnowledge(warm=knowledge.warm, slot=1, nodes=frozenset({"n2"}))
+    assert cache.place(pipeline, context, settings, history, gone).affinity is None
