@@ -2,7 +2,8 @@
 
 We test these aspects:
 - two concurrent runs (slots 0 and 1) of a slot-policy cache get different writable
-  host directories, while shared caches (npm, Maven with file locks) stay one directory;
+  host directories (Gradle; Maven, whose locks cannot be relied on), while shared caches
+  (npm) stay one directory;
 - a pull-request run and a run of an unprotected branch never mount the trusted cache,
   not even read-only; protected branches (globs) and tags do; an empty list trusts only tags;
 - a container mounting `.m2/repository` gets the resolver's file-lock sync context in
@@ -63,11 +64,11 @@ def _container(pod: dict, name: str) -> dict:
 def test_concurrent_runs_get_their_own_slot_of_unsafe_caches(templates):
     first = _host_paths(_pod(templates, execution_id="e-1", slot=0))
     second = _host_paths(_pod(templates, execution_id="e-2", slot=1))
-    gradle = "/home/gradle/.gradle"
-    assert first[gradle] != second[gradle]
-    assert "/trusted/slot-0/" in first[gradle] and "/trusted/slot-1/" in second[gradle]
-    for shared in ("/home/gradle/.npm", "/root/.m2/repository"):
-        assert first[shared] == second[shared] and "/slot-" not in first[shared]
+    for unsafe in ("/home/gradle/.gradle", "/root/.m2/repository"):
+        assert first[unsafe] != second[unsafe]
+        assert "/trusted/slot-0/" in first[unsafe] and "/trusted/slot-1/" in second[unsafe]
+    shared = "/home/gradle/.npm"
+    assert first[shared] == second[shared] and "/slot-" not in first[shared]
 
 
 @pytest.mark.parametrize("event,branch,scope", [
