@@ -5,7 +5,7 @@ the run, never hold without a warm cache to wait for, hold at most the limit); a
 a slot-cache pipeline whose only warm slot is busy is held in Queueing with its reason,
 and starts (with the freed warm slot) as soon as that run ends — or, cold in the next
 slot, when the hold ends, by an injected clock; the next render stops preferring a node
-whose cache gc reported pruned, and says why on the execution.
+whose cache gc reported pruned, or that left the cluster, and says why on the execution.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import yaml
 
 from fakes.jenkins import FakeJenkins
 from sidecar.cache import locality
-from sidecar.engine import executions, pipelines, projects
+from sidecar.engine import executions, nodecaches, pipelines, projects
 from sidecar.engine.admission import admit
 from sidecar.engine.loop import Engine
 from sidecar.jenkins import JenkinsClient
@@ -131,7 +131,8 @@ def fake():
         yield jenkins
 
 
-def test_next_render_drops_a_node_whose_cache_was_pruned(store, fake, templates):
+@pytest.mark.parametrize("loss", ["pruned", "node left"])
+def test_next_render_drops_a_node_whose_cache_was_pruned(store, fake, templates, loss):
     pipeline_id = _pipeline(store, NPM)
     for node, minute in (("node-1", 10), ("node-2", 20)):
         execution_id = _trigger(store, pipeline_id)
@@ -140,8 +141,12 @@ def test_next_render_drops_a_node_whose_cache_was_pruned(store, fake, templates)
         _end(store, execution_id, node, T0 + timedelta(minutes=minute))
     with store.session() as session:
         session.add(NodeCache(node_name="node-1", directory="shop/build/trusted/root/.npm",
-                              pipeline_id=pipeline_id, state="pruned",
+                              pipeline_id=pipeline_id,
+                              state="pruned" if loss == "pruned" else "present",
                               reported_at=T0 + timedelta(minutes=30)))
+    if loss == "node left":  # the engine's node list no longer has node-1
+        with store.session() as session:
+            assert nodecaches.mark_departed(session, {"node-2"}) == 1
     following = _trigger(store, pipeline_id)
     with JenkinsClient(url=fake.url, user="sidecar", token=TOKEN) as client:
         Engine(store=store, jenkins=client, templates=templates, queue_wait=5).cycle()

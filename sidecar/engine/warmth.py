@@ -63,7 +63,7 @@ def knowledge(session: Session, execution: Execution, slot: int | None,
     pruned: dict[tuple[str, int | None], float] = {}
     for row in session.scalars(select(NodeCache).where(
             NodeCache.pipeline_id == execution.pipeline_id, NodeCache.scope == scope)):
-        if row.state == "pruned":
+        if row.state in ("pruned", "gone"):  # removed by gc, or the node left the cluster
             key = (row.node_name, row.slot)
             pruned[key] = max(pruned.get(key, float("-inf")), epoch(row.reported_at))
         else:
