@@ -102,6 +102,9 @@ def busy_slot(store):
     state, slot, held, reason, _ = _state(store, third)
     assert (state, slot, held) == ("Queueing", None, True)
     assert "every warm slot is busy" in reason and "105s" in reason
+    with store.session() as session:  # the hold shows on the execution as the API serves it
+        shown = executions.view(executions.get(session, third))
+    assert shown["heldSince"] and shown["reason"] == reason and shown["cacheSlot"] is None
     return second, third
 
 

@@ -173,6 +173,7 @@ def view(execution: Execution) -> dict[str, Any]:
         "branch": execution.branch, "ref": execution.ref, "commit": execution.commit,
         "message": execution.message, "parameters": execution.parameters,
         "nodeName": execution.node_name, "placementNote": execution.placement_note or "",
+        "cacheSlot": execution.cache_slot, "heldSince": _time(execution.held_since),
         "jenkins": {"job": execution.jenkins_job, "queueId": execution.jenkins_queue_id,
                     "build": execution.jenkins_build},
         "createdAt": _time(execution.created_at), "startedAt": _time(execution.started_at),
