@@ -2,7 +2,7 @@
 
 We test these aspects, on SQLite and PostgreSQL:
 - a started build receives a token (password parameter); with it, its pod's report
-  records the node and the pipeline's next render prefers that node;
+  records the node, the pipeline's history shows it, and its next render prefers it;
 - a wrong token, another execution's token, an unknown execution or no token get 401;
   a bad node name gets 400; a second report changes nothing;
 - the stored token is a hash, never the token itself.
@@ -59,6 +59,11 @@ def test_report_records_node_and_next_render_prefers_it(client, started, templat
         assert execution.node_name == "node-9"
         assert tokens[first] not in execution.callback_token_hash
         executions.trigger(session, "default:api", executions.TriggerRequest())
+    history = client.get("/api/v1/pipelines/default:api/history").json
+    assert [(h["executionId"], h["nodeName"], h["source"]) for h in history] == [
+        (first, "node-9", "callback")]
+    assert client.get("/api/v1/pipelines/default:nothing/history").status_code == 404
+    assert client.get("/api/v1/pipelines/default:api/history?limit=0").status_code == 400
     with JenkinsClient(url=fake.url, user="sidecar", token=API_TOKEN) as jenkins:
         Engine(store=store, jenkins=jenkins, templates=templates).cycle()
     with store.session() as session:

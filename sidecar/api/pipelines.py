@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request
 
 from sidecar.api.context import json_body, sidecar
 from sidecar.engine import pipelines
+from sidecar.errors import ConfigError, Problem
 
 bp = Blueprint("pipelines", __name__, url_prefix="/api/v1/pipelines")
 
@@ -38,6 +39,16 @@ def update_pipeline(pipeline_id: str):
     """Change a pipeline's source or triggers. :raise 400, 404:"""
     with sidecar().store.session() as session:
         return jsonify(pipelines.view(pipelines.update(session, pipeline_id, json_body())))
+
+
+@bp.get("/<pipeline_id>/history")
+def pipeline_history(pipeline_id: str):
+    """Where the pipeline's executions ran, newest first (?limit=, at most 500). :raise 404:"""
+    limit = request.args.get("limit", "50")
+    if not limit.isdigit() or not 0 < int(limit) <= 500:
+        raise ConfigError(Problem("limit must be a number from 1 to 500"))
+    with sidecar().store.session() as session:
+        return jsonify(pipelines.history(session, pipeline_id, int(limit)))
 
 
 @bp.delete("/<pipeline_id>")

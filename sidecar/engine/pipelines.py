@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sidecar import config
 from sidecar.engine.webhooks import triggers as webhook_triggers
 from sidecar.errors import ConfigError, Problem, SidecarError
-from sidecar.store.models import Pipeline
+from sidecar.store.models import Pipeline, ScheduledInfo
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 FIELDS = {"repositoryUrl": "repository_url", "configPath": "config_path",
@@ -97,6 +97,15 @@ def listing(session: Session, project: str | None = None) -> list[Pipeline]:
     if project:
         query = query.where(Pipeline.project == project)
     return list(session.scalars(query))
+
+
+def history(session: Session, pipeline_id: str, limit: int = 50) -> list[dict[str, Any]]:
+    """Where the pipeline's executions ran, newest first: the history behind node affinity."""
+    get(session, pipeline_id)
+    rows = session.scalars(select(ScheduledInfo).where(ScheduledInfo.pipeline_id == pipeline_id)
+                           .order_by(ScheduledInfo.created_at.desc()).limit(limit))
+    return [{"executionId": row.execution_id, "nodeName": row.node_name, "source": row.source,
+             "createdAt": row.created_at.isoformat()} for row in rows]
 
 
 def delete(session: Session, pipeline_id: str) -> None:
