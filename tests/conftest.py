@@ -11,6 +11,7 @@ from groovy_recorder import GroovyRecorder
 from scenarios import scenario_list
 from sidecar.app import create_app
 from sidecar.config.templates import load_templates
+from sidecar.store import Store
 
 SCENARIOS = scenario_list()
 
@@ -48,6 +49,15 @@ def database_url(request, tmp_path):
         yield sqlite_url(tmp_path)
     else:
         yield from postgres_database()
+
+
+@pytest.fixture
+def store(database_url):
+    """A migrated store on a fresh database of each supported kind."""
+    store = Store(database_url)
+    store.migrate()
+    yield store
+    store.dispose()
 
 
 @pytest.fixture

@@ -36,7 +36,6 @@ from sidecar.engine.starter import EXECUTION_PARAMETER, job_name
 from sidecar.jenkins import JenkinsClient
 from sidecar.kube import EXECUTION_LABEL, PodLocator
 from sidecar.render.naming import label_value
-from sidecar.store import Store
 from sidecar.store.models import Execution, LogChunk
 
 TOKEN = "11c2b6a0f3e94d7e8b5a4c3d2e1f0a9b8c"
@@ -57,14 +56,6 @@ stages:
 def fake():
     with FakeJenkins(auto_start=True, api_tokens={"sidecar": TOKEN}) as jenkins:
         yield jenkins
-
-
-@pytest.fixture
-def store(database_url):
-    store = Store(database_url)
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 @pytest.fixture

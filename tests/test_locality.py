@@ -21,7 +21,6 @@ from sidecar.engine import executions, nodecaches, pipelines, projects
 from sidecar.engine.admission import admit
 from sidecar.engine.loop import Engine
 from sidecar.jenkins import JenkinsClient
-from sidecar.store import Store
 from sidecar.store.models import NodeCache
 
 TOKEN = "5e0c8a4d2b7f4e1a9c3b6d8e0f2a4c6e8b"
@@ -48,14 +47,6 @@ def test_hold_rule():
                            limit=limit).hold
     ended = locality.decide(usable=0, warm_elsewhere=True, room=None, held_for=105, limit=limit)
     assert not ended.hold and "ended" in ended.reason
-
-
-@pytest.fixture
-def store(database_url):
-    store = Store(database_url)
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 def _pipeline(store, config, name="build"):
