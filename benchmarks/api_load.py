@@ -28,7 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import requests
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from sidecar.engine.starter import job_name
 from sidecar.store import Store
@@ -71,6 +71,9 @@ def fill(url: str, executions: int, pipelines: int) -> None:
             if len(rows) >= BATCH:
                 _flush(store, rows, steps)
     _flush(store, rows, steps)
+    if store.engine.dialect.name == "postgresql":  # as autovacuum would after a bulk load
+        with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("ANALYZE"))
     store.dispose()
 
 
