@@ -3,7 +3,8 @@
 We test these aspects:
 - every document passes `kubernetes-validate --strict`;
 - the sidecar's roles grant only get/list/watch on pods, namespaced; the one ClusterRole
-  grants only `list` on nodes (to mark caches of departed nodes gone);
+  grants only `list` on nodes (to mark caches of departed nodes gone) and on pods (to
+  see how full warm nodes are);
 - the agent namespace allows hostPath (Pod Security `privileged`);
 - the cache gc DaemonSet mounts only the cache root, drops every capability but
   DAC_OVERRIDE/FOWNER, cannot escalate, has no API token, and runs `cache gc` on a period.
@@ -31,7 +32,8 @@ def test_manifest_is_valid(document):
 def test_rbac_is_least_privilege():
     cluster_rules = [rule for doc in DOCUMENTS if doc["kind"] == "ClusterRole"
                      for rule in doc["rules"]]
-    assert cluster_rules == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]}]
+    assert cluster_rules == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["list"]},
+                             {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
     (binding,) = [doc for doc in DOCUMENTS if doc["kind"] == "ClusterRoleBinding"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "jenkins-sidecar",
                                     "namespace": "jenkins"}]

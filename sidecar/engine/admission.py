@@ -4,7 +4,8 @@ The rest wait in Queueing, oldest first. Only the engine loop admits, so two adm
 never race; a claimed execution is Building before Jenkins hears of it, which is what
 keeps the quota exact across crashes. Quota allowing, locality-aware admission
 (`sidecar.engine.warmth`) may still hold a run in Queueing for a bounded time, while
-only busy slots hold its warm cache; a run that starts gets its cache slot here.
+only busy slots (or, with node and pod reads, full nodes) hold its warm cache; a run
+that starts gets its cache slot here.
 """
 
 from __future__ import annotations
@@ -22,18 +23,23 @@ ACTIVE = ("Building", "Pending")
 WAITING = ("Waiting", "Queueing")
 
 
-def admit(session: Session, now: datetime | None = None) -> list[str]:
-    """Claim the executions that may start now; returns their ids, oldest first."""
+def admit(session: Session, now: datetime | None = None,
+          room: warmth.NodeRoom | None = None) -> list[str]:
+    """Claim the executions that may start now; returns their ids, oldest first.
+
+    room: the nodes' free room for this cycle (None: unknown, holds ignore room).
+    """
     now = now or utcnow()
     projects = session.scalars(select(Execution.project).where(Execution.state.in_(WAITING))
                                .distinct()).all()
     admitted: list[str] = []
     for project in sorted(projects):
-        admitted += _admit_project(session, project, now)
+        admitted += _admit_project(session, project, now, room)
     return admitted
 
 
-def _admit_project(session: Session, project: str, now: datetime) -> list[str]:
+def _admit_project(session: Session, project: str, now: datetime,
+                   room: warmth.NodeRoom | None) -> list[str]:
     settings = project_settings(session, project)
     quota = settings.executor_quota
     active = session.scalar(select(func.count()).select_from(Execution).where(
@@ -47,7 +53,7 @@ def _admit_project(session: Session, project: str, now: datetime) -> list[str]:
             if execution.state != "Queueing":
                 execution.state, execution.reason = "Queueing", f"project quota of {quota} reached"
             continue
-        decision = warmth.admission(session, execution, settings, now)
+        decision = warmth.admission(session, execution, settings, now, room)
         if decision.hold:
             execution.state, execution.reason = "Queueing", decision.reason
             execution.held_since = execution.held_since or now

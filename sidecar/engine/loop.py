@@ -23,6 +23,7 @@ from sidecar.engine.nodes import record_nodes
 from sidecar.engine.podsecurity import PodSecurityGate
 from sidecar.engine.starter import Starter
 from sidecar.engine.sync import sync_execution
+from sidecar.engine.warmth import NodeRoom
 from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
 from sidecar.kube import KubeError, PodLocator
 from sidecar.notify import WebhookSender
@@ -63,7 +64,8 @@ class Engine:
         """Admit, start and follow once."""
         report = CycleReport()
         with self._store.session() as session:
-            admitted = set(admit(session))
+            # Node room is read at most once per cycle, and only if a hold could follow.
+            admitted = set(admit(session, room=NodeRoom(self._pods) if self._pods else None))
             unstarted = session.scalars(select(Execution.id).where(
                 Execution.state == "Building", Execution.jenkins_queue_id.is_(None))
                 .order_by(Execution.started_at, Execution.run)).all()

@@ -4,11 +4,13 @@ The knowledge is what the affinity schemes read (`sidecar.cache.scheme.WarmKnowl
 finished executions with their node and cache slot (a cache is warm only once a run
 finished there), the `cache gc` reports (NodeCache rows, present or pruned), and the
 slots that running executions of the pipeline hold. Runs of untrusted events use their
-own cache scope, so only evidence of the same scope counts.
+own cache scope, so only evidence of the same scope counts. With read access to nodes
+and pods (`NodeRoom`), a run is also held while no usable warm node has room for its pod.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -20,9 +22,12 @@ from sidecar.cache import locality
 from sidecar.cache.scheme import WarmCache, WarmKnowledge, choose_slot, usable_nodes
 from sidecar.config.inputs import ProjectSettings
 from sidecar.engine import executions
+from sidecar.kube import KubeError, PodLocator, Room
+from sidecar.render.requests import Requests, pod_requests
 from sidecar.render.steps import UNTRUSTED_EVENTS
 from sidecar.store.models import END_STATES, Execution, NodeCache, ScheduledInfo
 
+log = logging.getLogger(__name__)
 ACTIVE = ("Building", "Pending")
 EVIDENCE = 40  # finished runs read; far more than the nodes LRU gc keeps one pipeline on
 HISTORY = 10
@@ -35,6 +40,29 @@ class Admission:
     hold: bool
     reason: str
     slot: int | None
+
+
+class NodeRoom:
+    """Free room on the cluster's nodes, read at most once: make one per engine cycle."""
+
+    told = False  # the "unknown" is logged once per process, not every cycle
+
+    def __init__(self, pods: PodLocator | None):
+        self._pods = pods
+        self._read = False
+        self._rooms: dict[str, Room] | None = None
+
+    def rooms(self) -> dict[str, Room] | None:
+        """Room per node; None when unknown (no Kubernetes, or RBAC denies the reads)."""
+        if self._pods is not None and not self._read:
+            self._read = True
+            try:
+                self._rooms = self._pods.node_room()
+            except KubeError as exc:
+                if not NodeRoom.told:
+                    NodeRoom.told = True
+                    log.info("node room unknown, holds cover busy warm slots only: %s", exc)
+        return self._rooms
 
 
 def epoch(moment: datetime | None) -> float:
@@ -95,7 +123,7 @@ def expected_run(session: Session, pipeline_id: str) -> float | None:
 
 
 def admission(session: Session, execution: Execution, settings: ProjectSettings,
-              now: datetime) -> Admission:
+              now: datetime, room: NodeRoom | None = None) -> Admission:
     """Hold the run for a warm node (locality rule), or start it with its slot."""
     model = executions.model_of(execution)
     context = executions.context_of(execution, execution.pipeline)
@@ -107,8 +135,18 @@ def admission(session: Session, execution: Execution, settings: ProjectSettings,
     limit = locality.max_hold(expected_run(session, execution.pipeline_id),
                               settings.cache_saving, settings.warm_hold)
     held_for = None if execution.held_since is None else epoch(now) - epoch(execution.held_since)
-    # Node capacity is not read yet (room=None): holds wait for a busy warm slot only.
-    decision = locality.decide(usable=len(usable_nodes(known)),
+    usable = usable_nodes(known)
+    # Kubernetes is asked only when a hold for room could follow.
+    fits = has_room(usable, room.rooms(), pod_requests(model, context, settings)) \
+        if usable and limit > 0 and room is not None else None
+    decision = locality.decide(usable=len(usable),
                                warm_elsewhere=bool(usable_nodes(known, any_slot=True)),
-                               room=None, held_for=held_for, limit=limit)
+                               room=fits, held_for=held_for, limit=limit)
     return Admission(decision.hold, decision.reason, slot)
+
+
+def has_room(nodes: tuple[str, ...], rooms: dict[str, Room] | None,
+             wanted: Requests) -> bool | None:
+    """Whether one of `nodes` has room for `wanted`; None when no node's room is known."""
+    known = [rooms[node] for node in nodes if rooms and node in rooms]
+    return any(r.fits(wanted) for r in known) if known else None

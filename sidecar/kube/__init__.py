@@ -1,8 +1,9 @@
 """The Kubernetes client: the only package that imports `kubernetes` (DESIGN §2).
 
 The sidecar reads, never writes: which node each agent pod runs on, found by the pod
-labels the renderer sets; the agent namespace's Pod Security labels; and which nodes
-exist. Errors of the client library become `KubeError`.
+labels the renderer sets; the agent namespace's Pod Security labels; which nodes exist;
+and, for locality-aware admission, how much CPU and memory nodes have left. Errors of
+the client library become `KubeError`.
 """
 
 from __future__ import annotations
@@ -10,8 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sidecar.errors import SidecarError
+from sidecar.kube.room import Room, free_room, pod_total
+
+__all__ = ["EXECUTION_LABEL", "AgentPod", "KubeError", "PodLocator", "Room"]
 
 EXECUTION_LABEL = "sidecar.jenkins.io/execution"
+LIVE_PODS = "status.phase!=Succeeded,status.phase!=Failed"
 
 
 class KubeError(SidecarError):
@@ -60,6 +65,26 @@ class PodLocator:
         nodes = self._call(self._api.list_node)
         return {node.metadata.name for node in nodes.items}
 
+    def node_room(self, names: set[str] | None = None) -> dict[str, Room]:
+        """Free CPU and memory of the nodes (all, or those named), from two list reads.
+
+        Cluster-scoped: RBAC `nodes: list` and `pods: list` in all namespaces. Pods
+        that ended (Succeeded, Failed) or are not yet bound to a node request nothing.
+        """
+        nodes = self._call(self._api.list_node)
+        # A node that reports no allocatable resources has unknown room, not none.
+        allocatable = {node.metadata.name: dict(node.status.allocatable)
+                       for node in nodes.items if node.status and node.status.allocatable
+                       and (names is None or node.metadata.name in names)}
+        pods = self._call(self._api.list_pod_for_all_namespaces, field_selector=LIVE_PODS)
+        try:
+            bound = [(pod.spec.node_name, pod_total(_requests(pod.spec.containers),
+                                                    _requests(pod.spec.init_containers)))
+                     for pod in pods.items if pod.spec and pod.spec.node_name in allocatable]
+            return free_room(allocatable, bound)
+        except ValueError as exc:  # a quantity the API should never send
+            raise KubeError(f"Kubernetes API sent an unreadable quantity: {exc}") from exc
+
     @staticmethod
     def _call(method, *args, **kwargs):
         """One request with a timeout; library errors become KubeError."""
@@ -71,6 +96,11 @@ class PodLocator:
             raise KubeError(f"Kubernetes API answered {exc.status} {exc.reason}") from exc
         except (HTTPError, OSError) as exc:
             raise KubeError(f"Kubernetes API unreachable: {type(exc).__name__}") from exc
+
+
+def _requests(containers) -> list[dict | None]:
+    """The `resources.requests` of each container (None where it sets none)."""
+    return [c.resources.requests if c.resources else None for c in containers or ()]
 
 
 def _core_api(*, host: str | None, token: str | None, verify_ssl: bool):

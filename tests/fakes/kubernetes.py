@@ -2,9 +2,11 @@
 
 Answers ``GET /api/v1/namespaces/{ns}/pods?labelSelector=key`` (label exists) and
 ``key=value`` with a real PodList, ``GET /api/v1/namespaces/{ns}`` with the Namespace
-and its labels, ``GET /api/v1/nodes`` with a NodeList; everything else is 404 with a
-Status object. Tests
-place, move and delete pods, count requests, and can make the API fail.
+and its labels, ``GET /api/v1/nodes`` with a NodeList (with `status.allocatable` where a
+test set it), ``GET /api/v1/pods?fieldSelector=...`` (all namespaces; `spec.nodeName=`
+and `status.phase!=` terms) with pods' node and container requests; everything else is
+404 with a Status object. Tests place, move and delete pods, count requests, and can make
+the API fail, everywhere (`failure`) or on some paths (`failures`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class FakeKubernetes:
         self.failure: int | None = None
         self.namespace_labels: dict[str, str] = {}
         self.nodes: list[str] = []
+        self.allocatable: dict[str, dict[str, str]] = {}  # node -> {"cpu": "2", "memory": ...}
+        self.failures: dict[str, int] = {}  # path -> status answered there
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -43,10 +47,13 @@ class FakeKubernetes:
         self._server.server_close()
 
     def add_pod(self, name: str, labels: dict[str, str], node: str | None = None,
-                phase: str = "Running") -> None:
-        """Create or replace a pod."""
+                phase: str = "Running", requests: list[dict[str, str]] | None = None,
+                namespace: str | None = None) -> None:
+        """Create or replace a pod; `requests`: each container's resources.requests."""
         with self._lock:
-            self.pods[name] = {"labels": dict(labels), "node": node, "phase": phase}
+            self.pods[name] = {"labels": dict(labels), "node": node, "phase": phase,
+                               "requests": list(requests or []),
+                               "namespace": namespace or self.namespace}
 
     def delete_pod(self, name: str) -> None:
         """Remove a pod, as when its node went away."""
@@ -56,15 +63,30 @@ class FakeKubernetes:
     def _pod_list(self, selector: str) -> dict:
         key, _, value = selector.partition("=")
         with self._lock:
-            items = [{"apiVersion": "v1", "kind": "Pod",
-                      "metadata": {"name": name, "namespace": self.namespace,
-                                   "labels": pod["labels"]},
-                      "spec": {"nodeName": pod["node"], "containers": []},
-                      "status": {"phase": pod["phase"]}}
-                     for name, pod in sorted(self.pods.items())
-                     if key in pod["labels"] and (not value or pod["labels"][key] == value)]
+            items = [self._pod(name, pod) for name, pod in sorted(self.pods.items())
+                     if pod["namespace"] == self.namespace and key in pod["labels"]
+                     and (not value or pod["labels"][key] == value)]
         return {"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"},
                 "items": items}
+
+    def _all_pods(self, field_selector: str) -> dict:
+        """Pods of every namespace matching `spec.nodeName=` and `status.phase!=` terms."""
+        terms = [term for term in field_selector.split(",") if term]
+        with self._lock:
+            items = [self._pod(name, pod) for name, pod in sorted(self.pods.items())
+                     if all(_field_matches(pod, term) for term in terms)]
+        return {"apiVersion": "v1", "kind": "PodList", "metadata": {"resourceVersion": "1"},
+                "items": items}
+
+    @staticmethod
+    def _pod(name: str, pod: dict) -> dict:
+        containers = [{"name": f"c{i}", "image": "busybox", "resources": {"requests": asked}}
+                      for i, asked in enumerate(pod["requests"])]
+        return {"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": pod["namespace"],
+                             "labels": pod["labels"]},
+                "spec": {"nodeName": pod["node"], "containers": containers},
+                "status": {"phase": pod["phase"]}}
 
     def _namespace(self) -> dict:
         return {"apiVersion": "v1", "kind": "Namespace",
@@ -73,7 +95,9 @@ class FakeKubernetes:
 
     def _node_list(self) -> dict:
         return {"apiVersion": "v1", "kind": "NodeList", "metadata": {"resourceVersion": "1"},
-                "items": [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}
+                "items": [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+                           **({"status": {"allocatable": dict(self.allocatable[name])}}
+                              if name in self.allocatable else {})}
                           for name in self.nodes]}
 
     def _handler(self):
@@ -85,10 +109,16 @@ class FakeKubernetes:
                 fake.request_counts[url.path] += 1
                 if fake.failure:
                     return self._send(fake.failure, {"kind": "Status", "code": fake.failure})
+                if url.path in fake.failures:
+                    code = fake.failures[url.path]
+                    return self._send(code, {"kind": "Status", "code": code})
                 if url.path == f"/api/v1/namespaces/{fake.namespace}":
                     return self._send(200, fake._namespace())
                 if url.path == "/api/v1/nodes":
                     return self._send(200, fake._node_list())
+                if url.path == "/api/v1/pods":
+                    selector = parse_qs(url.query).get("fieldSelector", [""])[0]
+                    return self._send(200, fake._all_pods(selector))
                 if url.path != f"/api/v1/namespaces/{fake.namespace}/pods":
                     return self._send(404, {"kind": "Status", "code": 404, "reason": "NotFound"})
                 selector = parse_qs(url.query).get("labelSelector", [""])[0]
@@ -106,3 +136,11 @@ class FakeKubernetes:
                 pass
 
         return Handler
+
+
+def _field_matches(pod: dict, term: str) -> bool:
+    """One field selector term over the fields the sidecar selects on."""
+    negate = "!=" in term
+    field, value = term.split("!=" if negate else "=", 1)
+    actual = {"spec.nodeName": pod["node"] or "", "status.phase": pod["phase"]}[field]
+    return (actual != value) if negate else (actual == value)
