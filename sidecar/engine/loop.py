@@ -54,9 +54,10 @@ class Engine:
         self._start_workers = start_workers
         self._pods, self._pod_lost_grace = pods, timedelta(seconds=pod_lost_grace)
         self._cycles = 0
+        gate = PodSecurityGate(pods, pods.namespace) if pods else None
         self._starter = Starter(store=store, jenkins=jenkins, templates=templates,
                                 queue_wait=queue_wait, callback_url=callback_url,
-                                pod_security=PodSecurityGate(pods, pods.namespace) if pods else None)
+                                pod_security=gate)
         self._approvals = ApprovalWorker(store=store, jenkins=jenkins, notifier=notifier,
                                          public_url=public_url, notify_backoff=notify_backoff)
 
