@@ -4,28 +4,7 @@ Run: ``python benchmarks/cache_sim.py --nodes 20 --pipelines 100 --util 0.3,0.6,
 It prints one Markdown table per cache mode: hit rate, p50/p95 pending, mean
 time-to-finish, for each affinity scheme and load, averaged over the seeds.
 
-What the scheduler does, and where that is written (kubernetes/kubernetes, read for
-shared/reference/k8s-plugin-and-caching.md):
-
-* Filter: NodeResourcesFit — the pod's cpu/memory requests fit the node's allocatable
-  minus what bound pods request (noderesources/fit.go). Required node affinity
-  (pin) reduces the candidates to the named nodes in PreFilter (nodeaffinity PreFilter
-  returns a PreFilterResult for ``metadata.name`` matchFields).
-* Sampling: schedule_one.go ``numFeasibleNodesToFind``: below 100 nodes all are scored;
-  else percentage = 50 - nodes/125 (at least 5), nodes*percentage/100, at least 100.
-  Filtering stops at that many feasible nodes, starting from ``nextStartNodeIndex``,
-  which then advances by the nodes processed (modulo the node count).
-* Scores, default weights (apis/config/v1/default_plugins.go): NodeAffinity ×2 — sum of
-  matching preferred weights, normalised by the max over scored nodes to 0..100
-  (helper/normalize_score.go DefaultNormalizeScore); NodeResourcesFit LeastAllocated ×1 —
-  mean over cpu, memory of (allocatable - requested)*100/allocatable
-  (least_allocated.go); NodeResourcesBalancedAllocation ×1 — (1 - |f_cpu - f_mem|/2)*100
-  with fractions of requested/allocatable capped at 1 (balanced_allocation.go). Other
-  default scores are equal on every node here (no taints, pre-pulled images, bare
-  agent pods that no Service selects so no default topology spread) and are left out.
-* selectHost: a uniformly random node among those with the top score (schedule_one.go).
-* Pods that fit nowhere wait; a pod leaving a node moves them back to be tried again,
-  oldest first (the scheduling queue's unschedulable pods on a delete event).
+The scheduler model, with where each rule is written, is in ``sim_scheduler.py``.
 
 Caches: each node has a byte budget, evicted least-recently-used like the sidecar's
 ``cache gc``, which reports pruned directories (NodeCache rows) at once. A cache is warm
@@ -44,7 +23,7 @@ import random
 import statistics
 import sys
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -52,7 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sidecar.cache import locality, scheme  # noqa: E402
 from sidecar.config.inputs import ProjectSettings  # noqa: E402
 
-GIB = 1024  # memory and cache sizes are in MiB, cpu in millicores (kube's integer units)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sim_scheduler import (GIB, Cluster, Node, Pod, affinity_terms, could_take,  # noqa: E402
+                           fits)
+
 SCHEMES = ("none", "seed", "pin", "warm", "warm+hold")
 TAIL = 4 * 3600.0
 
@@ -80,114 +62,6 @@ class Params:
     """Node replacements per node per day (its caches are lost)."""
     score_percentage: int = 0
     """percentageOfNodesToScore; 0 is the scheduler's adaptive default."""
-
-
-@dataclass
-class Node:
-    name: str
-    free_cpu: int
-    free_mem: int
-    caches: dict = field(default_factory=dict)  # (pipeline, slot) -> [size, last_used, users]
-    used: int = 0
-
-
-@dataclass
-class Pod:
-    cpu: int
-    mem: int
-    pipeline: int = -1
-    slot: int | None = None
-    base: float = 0.0
-    arrived: float = 0.0
-    affinity: dict | None = None
-    measured: bool = False
-    node: Node | None = None
-    hit: bool = False
-    ever_warm: bool = False
-    terms: tuple = ([], None)  # parsed affinity: preferred (weight, names), required names
-    bound: float = 0.0
-
-
-class Cluster:
-    """Nodes and the scheduler's view of them."""
-
-    def __init__(self, p: Params, rng: random.Random):
-        self.cpu, self.mem = p.cpu * 1000, p.mem_gib * GIB
-        self.nodes = [Node(f"node-{i}", self.cpu, self.mem) for i in range(p.nodes)]
-        self.rng, self.start, self.renamed = rng, 0, p.nodes
-        self.percentage = p.score_percentage
-        self.names = frozenset(n.name for n in self.nodes)
-        """The node list, as the sidecar would read it."""
-
-    def schedule(self, pod: Pod) -> Node | None:
-        """One scheduling cycle: filter, sample, score, pick; None when nothing fits."""
-        preferred, required = pod.terms
-        if required is not None:
-            feasible = [n for n in self.nodes if n.name in required and _fits(n, pod)]
-        else:
-            feasible = self._sample(pod)
-        if not feasible:
-            return None
-        raw = [sum(w for w, names in preferred if n.name in names) for n in feasible]
-        top = max(raw)
-        best, count, chosen = -1, 0, None
-        for n, r in zip(feasible, raw):
-            score = (2 * (100 * r // top) if top else 0) + self._resources(n, pod)
-            if score > best:
-                best, count, chosen = score, 1, n
-            elif score == best:
-                count += 1
-                if self.rng.randrange(count) == 0:
-                    chosen = n
-        return chosen
-
-    def _sample(self, pod: Pod) -> list[Node]:
-        total = len(self.nodes)
-        wanted = total
-        if total >= 100 and self.percentage < 100:
-            percentage = self.percentage or max(5, 50 - total // 125)
-            wanted = max(100, total * percentage // 100)
-        feasible, processed = [], 0
-        for i in range(total):
-            node = self.nodes[(self.start + i) % total]
-            processed += 1
-            if _fits(node, pod):
-                feasible.append(node)
-                if len(feasible) >= wanted:
-                    break
-        self.start = (self.start + processed) % total
-        return feasible
-
-    def _resources(self, n: Node, pod: Pod) -> int:
-        free_cpu, free_mem = n.free_cpu - pod.cpu, n.free_mem - pod.mem
-        least = (free_cpu * 100 // self.cpu + free_mem * 100 // self.mem) // 2
-        f_cpu = min(1.0, 1 - free_cpu / self.cpu)
-        f_mem = min(1.0, 1 - free_mem / self.mem)
-        return least + int((1 - abs(f_cpu - f_mem) / 2) * 100)
-
-
-def _fits(n: Node, pod: Pod) -> bool:
-    return n.free_cpu >= pod.cpu and n.free_mem >= pod.mem
-
-
-def _could_take(node: Node, pod: Pod) -> bool:
-    required = pod.terms[1]
-    return _fits(node, pod) and (required is None or node.name in required)
-
-
-def _terms(affinity: dict | None) -> tuple[list, set | None]:
-    """(weight, node names) of preferred terms and the required node names, from pod yaml."""
-    if not affinity:
-        return [], None
-    na = affinity["nodeAffinity"]
-    preferred = [(t["weight"], set(t["preference"]["matchFields"][0]["values"]))
-                 for t in na.get("preferredDuringSchedulingIgnoredDuringExecution", [])]
-    required = na.get("requiredDuringSchedulingIgnoredDuringExecution")
-    names = None
-    if required:
-        names = {v for term in required["nodeSelectorTerms"]
-                 for v in term["matchFields"][0]["values"]}
-    return preferred, names
 
 
 class Workload:
@@ -333,7 +207,7 @@ class Simulation:
         knowledge = self.knowledge(pod.pipeline, slot)
         if self.holding:
             usable = scheme.usable_nodes(knowledge)
-            room = any(_fits(n, pod) for n in self.cluster.nodes if n.name in usable)
+            room = any(fits(n, pod) for n in self.cluster.nodes if n.name in usable)
             limit = locality.max_hold(self.work.median[pod.pipeline], self.p.saving, self.p.hold)
             elsewhere = bool(scheme.usable_nodes(knowledge, any_slot=True))
             held_for = None if held_since is None else self.now - held_since
@@ -343,7 +217,7 @@ class Simulation:
                 return False
         pod.slot = slot
         pod.affinity = scheme.affinity_for(self.scheme, knowledge)
-        pod.terms = _terms(pod.affinity)
+        pod.terms = affinity_terms(pod.affinity)
         self.active[pod.pipeline].append(slot)
         self.submit(pod)
         return True
@@ -401,8 +275,8 @@ class Simulation:
         # Pending pods fit nowhere before; only this node gained room.
         if node.name in self.pinned:
             self.pinned[node.name] = [q for q in self.pinned[node.name]
-                                      if not (_fits(node, q) and self.bind(q))]
-        self.pending = [q for q in self.pending if not (_could_take(node, q) and self.bind(q))]
+                                      if not (fits(node, q) and self.bind(q))]
+        self.pending = [q for q in self.pending if not (could_take(node, q) and self.bind(q))]
         if self.held:
             self.retry_held()
 
