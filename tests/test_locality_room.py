@@ -24,7 +24,6 @@ from sidecar.engine.warmth import NodeRoom
 from sidecar.kube import PodLocator
 from sidecar.kube.room import Room, free_room, pod_total
 from sidecar.render.requests import Requests, pod_requests, quantity_requests
-from sidecar.store import Store
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 GRADLE = """
@@ -78,14 +77,6 @@ stages:
         sum(int(parse_quantity(r["memory"])) for r in own))
     assert pod_requests(pipeline, context, settings) == Requests(100 + 500 + 1500,
                                                                  256 * MI + 512 * MI + 2 * GI)
-
-
-@pytest.fixture
-def store(database_url):
-    store = Store(database_url)
-    store.migrate()
-    yield store
-    store.dispose()
 
 
 @pytest.fixture
