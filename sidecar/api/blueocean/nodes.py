@@ -14,52 +14,53 @@ RUN = PREFIX + "/<bo:pipeline>/runs/<run>"
 NODE = RUN + "/nodes/<node>"
 
 
+def _read(pipeline: str, run: str, read):
+    """What `read` takes from the run's graph, in one store session."""
+    with sidecar().store.session() as session:
+        return read(run_graph(session, names.pipeline_id(pipeline), run))
+
+
+def _paged(pipeline: str, run: str, read):
+    """One page (``start``, ``limit``) of a list read from the run's graph."""
+    start, limit = paging()
+    items = _read(pipeline, run, read)
+    return paged(items[start:start + limit], start, limit)
+
+
 @route(bp, RUN + "/nodes")
 def list_nodes(pipeline: str, run: str):
     """The run's stages and parallel branches, as a DAG walk."""
-    start, limit = paging()
-    with sidecar().store.session() as session:
-        nodes = run_graph(session, names.pipeline_id(pipeline), run).nodes()
-    return paged(nodes[start:start + limit], start, limit)
+    return _paged(pipeline, run, lambda graph: graph.nodes())
 
 
 @route(bp, NODE)
 def get_node(pipeline: str, run: str, node: str):
     """One node. :raise 404:"""
-    with sidecar().store.session() as session:
-        return jsonify(run_graph(session, names.pipeline_id(pipeline), run).node(node))
+    return jsonify(_read(pipeline, run, lambda graph: graph.node(node)))
 
 
 @route(bp, NODE + "/steps")
 def list_node_steps(pipeline: str, run: str, node: str):
     """The steps of a node (a stage: those of its branches)."""
-    start, limit = paging()
-    with sidecar().store.session() as session:
-        steps = run_graph(session, names.pipeline_id(pipeline), run).steps(node)
-    return paged(steps[start:start + limit], start, limit)
+    return _paged(pipeline, run, lambda graph: graph.steps(node))
 
 
 @route(bp, RUN + "/steps")
 def list_run_steps(pipeline: str, run: str):
     """Every step of the run."""
-    start, limit = paging()
-    with sidecar().store.session() as session:
-        steps = run_graph(session, names.pipeline_id(pipeline), run).steps()
-    return paged(steps[start:start + limit], start, limit)
+    return _paged(pipeline, run, lambda graph: graph.steps())
 
 
 @route(bp, RUN + "/steps/<step>")
 def get_run_step(pipeline: str, run: str, step: str):
     """One step by its id. :raise 404:"""
-    with sidecar().store.session() as session:
-        return jsonify(run_graph(session, names.pipeline_id(pipeline), run).step(step))
+    return jsonify(_read(pipeline, run, lambda graph: graph.step(step)))
 
 
 @route(bp, NODE + "/steps/<step>")
 def get_node_step(pipeline: str, run: str, node: str, step: str):
     """One step of a node. :raise 404:"""
-    with sidecar().store.session() as session:
-        return jsonify(run_graph(session, names.pipeline_id(pipeline), run).step(step, node))
+    return jsonify(_read(pipeline, run, lambda graph: graph.step(step, node)))
 
 
 @route(bp, NODE + "/log")
