@@ -8,12 +8,10 @@ We test these aspects:
 
 from __future__ import annotations
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
-from alembic.config import Config
 from alembic.migration import MigrationContext
 
-from sidecar.store import MIGRATIONS, Store
+from sidecar.store import Store
 from sidecar.store.models import Base
 
 
@@ -35,13 +33,9 @@ def test_migrated_schema_equals_the_models(database_url):
 def test_newest_migration_goes_down_and_up(database_url):
     store = Store(database_url)
     store.migrate()
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
     try:
-        with store.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "-1")
-            command.upgrade(config, "head")
+        store.downgrade("-1")
+        store.migrate()
         assert _differences(store) == []
     finally:
         store.dispose()

@@ -37,14 +37,21 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def migrate(self) -> None:
-        """Bring the schema to the newest migration."""
+    def migrate(self, revision: str = "head") -> None:
+        """Bring the schema up to a migration, the newest by default."""
+        self._alembic(command.upgrade, revision)
+
+    def downgrade(self, revision: str) -> None:
+        """Undo migrations down to a revision (``-1``: the newest one)."""
+        self._alembic(command.downgrade, revision)
+
+    def _alembic(self, action, revision: str) -> None:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         try:
             with self.engine.begin() as connection:
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                action(config, revision)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot migrate {_redact(str(self.engine.url))}: {exc}") from exc
 
