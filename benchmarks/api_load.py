@@ -30,7 +30,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import insert, text
 
-from sidecar.engine.starter import job_name
+from sidecar.render.naming import job_name
 from sidecar.store import Store
 from sidecar.store.models import Execution, Pipeline, StepState
 

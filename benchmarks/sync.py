@@ -23,11 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from fakes.jenkins import FakeJenkins  # noqa: E402
+
 from sidecar.config.templates import load_templates  # noqa: E402
-from sidecar.engine import executions, pipelines, projects  # noqa: E402
 from sidecar.engine.loop import Engine  # noqa: E402
 from sidecar.engine.starter import EXECUTION_PARAMETER  # noqa: E402
 from sidecar.jenkins import JenkinsClient  # noqa: E402
+from sidecar.services import executions, pipelines, projects  # noqa: E402
 from sidecar.store import Store  # noqa: E402
 
 TOKEN = "0123456789abcdef0123456789abcdef"

@@ -15,12 +15,12 @@ from sidecar.api import (approvals, auth, blueocean_input, callbacks, errors, ex
                          hooks, nodes, openapi, pipelines, render)
 from sidecar.api.blueocean import BLUEPRINTS as BLUE_OCEAN
 from sidecar.config.templates import TemplateSet, load_templates
-from sidecar.engine import pipelines as pipeline_service
 from sidecar.engine.loop import Engine
-from sidecar.engine.principals import TokenTable, load_tokens
 from sidecar.jenkins import JenkinsClient, JenkinsError
 from sidecar.kube import KubeError, PodLocator
 from sidecar.notify import WebhookSender
+from sidecar.services import pipelines as pipeline_service
+from sidecar.services.access import TokenTable, load_tokens
 from sidecar.settings import ServiceSettings, settings_from
 from sidecar.store import Store
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from sidecar.engine import executions, pipelines, projects
 from sidecar.engine.starter import EXECUTION_PARAMETER
+from sidecar.services import executions, pipelines, projects
 from sidecar.store.models import Approval
 
 TOKEN = "11c2b6a0f3e94d7e8b5a4c3d2e1f0a9b8c"

@@ -27,18 +27,18 @@ from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from sqlalchemy import func, select, update
-
 from fakes.jenkins import FakeJenkins
 from fakes.jenkins_model import InputAnswer
+from sqlalchemy import func, select, update
+
 from sidecar.app import create_app
-from sidecar.engine import approvals, executions, pipelines
 from sidecar.engine.loop import Engine
-from sidecar.engine.pipelines import Conflict
-from sidecar.engine.principals import Principal
-from sidecar.errors import ConfigError
 from sidecar.engine.starter import EXECUTION_PARAMETER
+from sidecar.errors import ConfigError
 from sidecar.notify import SIGNATURE_HEADER, NotifyError, WebhookSender
+from sidecar.services import approvals, executions, pipelines
+from sidecar.services.access import Principal
+from sidecar.services.pipelines import Conflict
 from sidecar.settings import settings_from
 from sidecar.store.models import Approval, utcnow
 

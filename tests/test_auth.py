@@ -15,8 +15,8 @@ from __future__ import annotations
 import pytest
 
 from sidecar.app import create_app
-from sidecar.engine.principals import Principal, digest_of, load_tokens
 from sidecar.errors import ConfigError
+from sidecar.services.access import Principal, digest_of, load_tokens
 from sidecar.settings import settings_from
 
 TOKENS = f"""

@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import threading
 
-import pytest
-from sqlalchemy import event
-
 import blueocean_runs as runs
+import pytest
 from blueocean_shapes import CLASSES, ERROR, EXTENSION_CLASS, QUEUE_ITEM, QUEUED_RUN, RUN, check
 from fakes.jenkins import FakeJenkins
+from sqlalchemy import event
+
 from sidecar.app import create_app
-from sidecar.engine import executions
 from sidecar.engine.loop import Engine
-from sidecar.engine.principals import digest_of
 from sidecar.jenkins import JenkinsClient
+from sidecar.services import executions
+from sidecar.services.access import digest_of
 
 HEADERS = {"Authorization": "Bearer alice-token"}
 READER = {"Authorization": "Bearer bob-token"}

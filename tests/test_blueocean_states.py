@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from sidecar.engine.blueocean.states import run_state, stage_state, step_state
+from sidecar.readmodel.states import run_state, stage_state, step_state
 from sidecar.store.models import EXECUTION_STATES, STEP_STATES, Execution
 
 F, U = "FINISHED", "UNKNOWN"

@@ -32,7 +32,7 @@ from sidecar.cache import gc
 from sidecar.cache.volumes import host_path
 from sidecar.cli import main
 from sidecar.config.inputs import ProjectSettings, RenderContext
-from sidecar.engine import nodecaches, pipelines
+from sidecar.services import nodecaches, pipelines
 from sidecar.store.models import NodeCache
 
 DAY = 86400

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import pytest
 import yaml
-
 from fakes.jenkins import FakeJenkins
-from sidecar.engine import executions, pipelines, projects
+
 from sidecar.engine.loop import Engine
 from sidecar.engine.starter import EXECUTION_PARAMETER, TOKEN_PARAMETER
 from sidecar.jenkins import JenkinsClient
+from sidecar.services import executions, pipelines, projects
 
 API_TOKEN = "7a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d"
 CONFIG = "stages:\n- name: Build\n  steps:\n  - runScriptConfig: {image: alpine, shellScript: make}\n"

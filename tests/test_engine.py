@@ -25,17 +25,17 @@ from datetime import timedelta
 
 import pytest
 import yaml
-from sqlalchemy import func, select
-
 from fakes.jenkins import FakeJenkins
 from fakes.kubernetes import FakeKubernetes
-from sidecar.engine import executions, pipelines, projects
+from sqlalchemy import func, select
+
 from sidecar.engine.admission import admit
 from sidecar.engine.loop import Engine
-from sidecar.engine.starter import EXECUTION_PARAMETER, job_name
+from sidecar.engine.starter import EXECUTION_PARAMETER
 from sidecar.jenkins import JenkinsClient
 from sidecar.kube import EXECUTION_LABEL, PodLocator
-from sidecar.render.naming import label_value
+from sidecar.render.naming import job_name, label_value
+from sidecar.services import executions, pipelines, projects
 from sidecar.store.models import Execution, LogChunk
 
 TOKEN = "11c2b6a0f3e94d7e8b5a4c3d2e1f0a9b8c"

@@ -14,13 +14,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import yaml
-
 from fakes.jenkins import FakeJenkins
+
 from sidecar.cache import locality
-from sidecar.engine import executions, nodecaches, pipelines, projects
 from sidecar.engine.admission import admit
 from sidecar.engine.loop import Engine
 from sidecar.jenkins import JenkinsClient
+from sidecar.services import executions, nodecaches, pipelines, projects
 from sidecar.store.models import NodeCache
 
 TOKEN = "5e0c8a4d2b7f4e1a9c3b6d8e0f2a4c6e8b"

@@ -13,17 +13,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-
 from fakes.kubernetes import FakeKubernetes
+
 from sidecar import cache, config, render
 from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.quantity import parse_quantity
-from sidecar.engine import executions, pipelines, projects
 from sidecar.engine.admission import admit
 from sidecar.engine.warmth import NodeRoom
 from sidecar.kube import PodLocator
 from sidecar.kube.room import Room, free_room, pod_total
 from sidecar.render.requests import Requests, pod_requests, quantity_requests
+from sidecar.services import executions, pipelines, projects
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
 GRADLE = """

@@ -15,14 +15,13 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from schemathesis import GenerationMode
-from schemathesis import checks
+from schemathesis import GenerationMode, checks
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from sidecar.api.openapi import document
 from sidecar.app import create_app
-from sidecar.engine import executions, pipelines
-from sidecar.engine.principals import digest_of
+from sidecar.services import executions, pipelines
+from sidecar.services.access import digest_of
 
 TOKEN = "writer-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -18,15 +18,15 @@ import logging
 
 import pytest
 import yaml
-from sqlalchemy import select
-
 from fakes.jenkins import FakeJenkins
 from fakes.kubernetes import FakeKubernetes
-from sidecar.engine import executions, nodecaches, pipelines
+from sqlalchemy import select
+
 from sidecar.engine.loop import Engine
 from sidecar.engine.podsecurity import ENFORCE_LABEL, PodSecurityGate, verdict
 from sidecar.jenkins import JenkinsClient
 from sidecar.kube import KubeError, PodLocator
+from sidecar.services import executions, nodecaches, pipelines
 from sidecar.store.models import NodeCache
 
 TOKEN = "5d1c2b6a0f3e94d7e8b5a4c3d2e1f0a9b8"

@@ -21,7 +21,7 @@ import pytest
 from webhook_helpers import (SECRET, body_of, create_pipeline, deliver, executions, headers_for,
                              sample)
 
-from sidecar.engine import executions as execution_service
+from sidecar.services import executions as execution_service
 from sidecar.store.models import Execution, Pipeline
 
 # (provider, sample, event header, pipeline repository, event, branch, ref, commit)

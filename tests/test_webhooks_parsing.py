@@ -12,8 +12,8 @@ from __future__ import annotations
 import pytest
 from webhook_helpers import body_of, hub_signature
 
-from sidecar.engine.webhooks import bitbucket, github, gitlab, signatures
-from sidecar.engine.webhooks.events import Ignored
+from sidecar.intake import bitbucket, github, gitlab, signatures
+from sidecar.services.events import Ignored
 
 
 def test_github_closed_pull_requests_start_nothing():

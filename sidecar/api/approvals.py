@@ -11,8 +11,8 @@ from flask import Blueprint, jsonify, request
 
 from sidecar.api.auth import current_principal
 from sidecar.api.context import json_body, sidecar
-from sidecar.engine import approval_loop, approvals
 from sidecar.errors import ConfigError, Problem
+from sidecar.services import approvals, delivery
 
 bp = Blueprint("approvals", __name__, url_prefix="/api/v1")
 _DECISION_FIELDS = {"approve", "parameters", "comment"}
@@ -70,7 +70,7 @@ def deliver_now(approval_id: int) -> None:
     """One delivery attempt right after a decision; the engine loop retries a failure."""
     jenkins = sidecar().jenkins
     if jenkins is not None:
-        approval_loop.deliver(sidecar().store, jenkins, approval_id)
+        delivery.deliver(sidecar().store, jenkins, approval_id)
 
 
 def _public_url() -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 
 from sidecar.api.context import sidecar
-from sidecar.engine.principals import ANONYMOUS, Forbidden, Principal
+from sidecar.services.access import ANONYMOUS, Forbidden, Principal
 
 bp = Blueprint("auth", __name__)
 

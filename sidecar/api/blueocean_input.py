@@ -20,10 +20,10 @@ from sidecar.api.approvals import deliver_now
 from sidecar.api.auth import current_principal
 from sidecar.api.context import sidecar
 from sidecar.api.errors import envelope
-from sidecar.engine import approvals
-from sidecar.engine.pipelines import Conflict, NotFound
-from sidecar.engine.principals import Forbidden
 from sidecar.errors import ConfigError
+from sidecar.services import approvals
+from sidecar.services.access import Forbidden
+from sidecar.services.pipelines import Conflict, NotFound
 
 bp = Blueprint("blueocean_input", __name__,
                url_prefix="/blue/rest/organizations/jenkins/pipelines/<pipeline>/runs/<run>")

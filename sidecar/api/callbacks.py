@@ -7,8 +7,8 @@ import re
 from flask import Blueprint, jsonify, request
 
 from sidecar.api.context import json_body, sidecar
-from sidecar.engine import callbacks
 from sidecar.errors import ConfigError, Problem
+from sidecar.services import callbacks
 
 bp = Blueprint("callbacks", __name__, url_prefix="/api/v1/callbacks")
 NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")

@@ -14,11 +14,11 @@ from flask import Blueprint, Flask, g, jsonify
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from sidecar.engine.callbacks import Unauthorized
-from sidecar.engine.pipelines import Conflict, NotFound
-from sidecar.engine.principals import Forbidden, Unauthenticated
 from sidecar.errors import ConfigError, Problem, SidecarError
 from sidecar.scm import ScmError
+from sidecar.services.access import Forbidden, Unauthenticated
+from sidecar.services.callbacks import Unauthorized
+from sidecar.services.pipelines import Conflict, NotFound
 from sidecar.store import StoreError
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 The pipeline is named in the query, since every provider lets the hook URL be chosen
 freely; the credential is the provider's signature or token (see
-``sidecar.engine.webhooks.signatures``), not the API's bearer token.
+``sidecar.intake.signatures``), not the API's bearer token.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from sidecar.api.context import sidecar
-from sidecar.engine.pipelines import NotFound
-from sidecar.engine.webhooks import service, signatures
 from sidecar.errors import ConfigError, Problem
+from sidecar.intake import service, signatures
+from sidecar.services.pipelines import NotFound
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 MAX_BODY = 5 * 1024 * 1024     # GitHub caps payloads at 25 MB; configs pushes are far smaller

@@ -6,8 +6,8 @@ from flask import Blueprint, jsonify
 
 from sidecar.api.callbacks import NODE_NAME
 from sidecar.api.context import json_body, sidecar
-from sidecar.engine import nodecaches
 from sidecar.errors import ConfigError, Problem
+from sidecar.services import nodecaches
 
 bp = Blueprint("nodes", __name__, url_prefix="/api/v1/nodes")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from sidecar.api.context import json_body, sidecar
-from sidecar.engine import pipelines
 from sidecar.errors import ConfigError, Problem
+from sidecar.services import pipelines
 
 bp = Blueprint("pipelines", __name__, url_prefix="/api/v1/pipelines")
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sidecar.engine import warmth
-from sidecar.engine.projects import project_settings
+from sidecar.services.projects import project_settings
 from sidecar.store.models import Execution, utcnow
 
 ACTIVE = ("Building", "Pending")

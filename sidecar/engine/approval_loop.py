@@ -16,11 +16,12 @@ from urllib.parse import quote
 
 from sqlalchemy import select, update
 
-from sidecar.engine import approvals
 from sidecar.engine.admission import ACTIVE
-from sidecar.engine.starter import job_name
-from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsNotFound, JenkinsUnavailable
+from sidecar.jenkins import JenkinsClient
 from sidecar.notify import NotifyError, WebhookSender
+from sidecar.render.naming import job_name
+from sidecar.services import approvals
+from sidecar.services.delivery import DECIDED, deliver
 from sidecar.store import Store
 from sidecar.store.models import END_STATES, Approval, Execution, utcnow
 
@@ -29,38 +30,6 @@ log = logging.getLogger(__name__)
 MAX_NOTIFY_ATTEMPTS = 8
 MAX_REFUSALS = 20
 """Refusals other than outages; an outage is retried for as long as the run waits."""
-DECIDED = ("Approved", "Rejected", "TimedOut")
-
-
-def deliver(store: Store, jenkins: JenkinsClient, approval_id: int) -> bool:
-    """Send a recorded decision to Jenkins once; True when Jenkins has it (or needs it no more)."""
-    with store.session() as session:
-        approval = approvals.get(session, approval_id)
-        decision = dict(approval.decision or {})
-        if approval.state not in DECIDED or decision.get("deliveredAt"):
-            return True
-        execution = session.get(Execution, approval.execution_id)
-        job, build = execution.jenkins_job, execution.jenkins_build
-        input_id = approval.jenkins_input_id or approval.input_id
-    error, done, refused = None, False, 0
-    try:
-        if decision.get("approve"):
-            jenkins.proceed_input(job, build, input_id, decision.get("parameters") or {})
-        else:
-            jenkins.abort_input(job, build, input_id)
-        done = True
-    except JenkinsNotFound:
-        done, error = True, "the input was no longer pending in Jenkins"
-    except JenkinsError as exc:
-        error, refused = str(exc), 0 if isinstance(exc, JenkinsUnavailable) else 1
-        log.warning("could not deliver the decision on approval %s: %s", approval_id, exc)
-    decision.update(deliveryAttempts=int(decision.get("deliveryAttempts") or 0) + 1,
-                    deliveryRefusals=int(decision.get("deliveryRefusals") or 0) + refused,
-                    deliveryError=error, deliveredAt=utcnow().isoformat() if done else None)
-    with store.session() as session:
-        session.execute(update(Approval).where(Approval.id == approval_id)
-                        .values(decision=decision).execution_options(synchronize_session=False))
-    return done
 
 
 class ApprovalWorker:

@@ -16,7 +16,6 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from sidecar.config.templates import TemplateSet
-from sidecar.engine import executions, nodecaches
 from sidecar.engine.admission import ACTIVE, admit
 from sidecar.engine.approval_loop import ApprovalWorker
 from sidecar.engine.nodes import record_nodes
@@ -27,6 +26,7 @@ from sidecar.engine.warmth import NodeRoom
 from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
 from sidecar.kube import KubeError, PodLocator
 from sidecar.notify import WebhookSender
+from sidecar.services import executions, nodecaches
 from sidecar.store import Store
 from sidecar.store.models import Execution
 

@@ -14,9 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sidecar.engine import executions
 from sidecar.kube import AgentPod
 from sidecar.render.naming import label_value
+from sidecar.services import executions
 from sidecar.store.models import Execution, utcnow
 
 

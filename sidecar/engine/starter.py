@@ -21,21 +21,18 @@ from sidecar import cache, render
 from sidecar.cache import scheme
 from sidecar.config.inputs import HistoryEntry
 from sidecar.config.templates import TemplateSet
-from sidecar.engine import callbacks, executions, warmth
+from sidecar.engine import warmth
 from sidecar.engine.podsecurity import PodSecurityGate
-from sidecar.engine.projects import project_settings
 from sidecar.jenkins import JenkinsClient
+from sidecar.render.naming import job_name
+from sidecar.services import callbacks, executions
+from sidecar.services.projects import project_settings
 from sidecar.store import Store
 from sidecar.store.models import Execution, ScheduledInfo
 
 EXECUTION_PARAMETER = "SIDECAR_EXECUTION_ID"
 TOKEN_PARAMETER = "SIDECAR_CALLBACK_TOKEN"
 HISTORY_LENGTH = 10
-
-
-def job_name(pipeline_id: str) -> str:
-    """The Jenkins job of a pipeline: its id with ':' (not allowed in job names) as '.'."""
-    return "sidecar." + pipeline_id.replace(":", ".")
 
 
 class Starter:

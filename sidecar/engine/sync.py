@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 from sqlalchemy.orm import Session
 
 from sidecar import render
-from sidecar.engine import approvals, executions
 from sidecar.jenkins import JenkinsClient, JenkinsNotFound, JenkinsUnavailable, RunState
+from sidecar.services import approvals, executions
 from sidecar.store.models import Execution, LogChunk, StepState
 
 log = logging.getLogger(__name__)

@@ -21,10 +21,10 @@ from sidecar import cache
 from sidecar.cache import locality
 from sidecar.cache.scheme import WarmCache, WarmKnowledge, choose_slot, usable_nodes
 from sidecar.config.inputs import ProjectSettings
-from sidecar.engine import executions
 from sidecar.kube import KubeError, PodLocator, Room
 from sidecar.render.requests import Requests, pod_requests
 from sidecar.render.steps import UNTRUSTED_EVENTS
+from sidecar.services import executions
 from sidecar.store.models import END_STATES, Execution, NodeCache, ScheduledInfo
 
 log = logging.getLogger(__name__)

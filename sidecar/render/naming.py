@@ -28,3 +28,8 @@ def path_segment(text: str) -> str:
         return text
     readable = re.sub(r"[^A-Za-z0-9._-]+", "_", text)[:40].strip("._-")
     return f"{readable}-{short_hash(text)}" if readable else short_hash(text, 16)
+
+
+def job_name(pipeline_id: str) -> str:
+    """The Jenkins job of a pipeline: its id with ':' (not allowed in job names) as '.'."""
+    return "sidecar." + pipeline_id.replace(":", ".")

@@ -1,6 +1,6 @@
 """Blue Ocean–compatible REST API under /blue/rest, served from the store (thin routes).
 
-The documents are built in ``sidecar.engine.blueocean``; input submission (POST on the
+The documents are built in ``sidecar.readmodel``; input submission (POST on the
 step URLs) lives in ``sidecar.api.blueocean_input``.
 """
 

@@ -6,8 +6,8 @@ from flask import jsonify, request
 
 from sidecar.api.blueocean.common import blueprint, route
 from sidecar.api.context import json_body
-from sidecar.engine.blueocean import classes
 from sidecar.errors import ConfigError, Problem
+from sidecar.readmodel import classes
 
 bp = blueprint("blueocean_classes")
 

@@ -12,8 +12,8 @@ from typing import Callable
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.routing import BaseConverter
 
-from sidecar.engine.blueocean.logs import DEFAULT_THRESHOLD_KB, window
 from sidecar.errors import ConfigError, Problem
+from sidecar.readmodel.logs import DEFAULT_THRESHOLD_KB, window
 
 PREFIX = "/blue/rest/organizations/jenkins/pipelines"
 DEFAULT_LIMIT = 100

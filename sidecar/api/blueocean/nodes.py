@@ -6,8 +6,8 @@ from flask import jsonify
 
 from sidecar.api.blueocean.common import PREFIX, blueprint, log_response, paged, paging, route
 from sidecar.api.context import sidecar
-from sidecar.engine.blueocean import logs, names
-from sidecar.engine.blueocean.steps import run_graph
+from sidecar.readmodel import logs, names
+from sidecar.readmodel.steps import run_graph
 
 bp = blueprint("blueocean_nodes")
 RUN = PREFIX + "/<bo:pipeline>/runs/<run>"

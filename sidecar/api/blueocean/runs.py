@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from sidecar.api.auth import current_principal
-from sidecar.api.blueocean.common import PREFIX, blueprint, flag, integer, log_response, paged, \
-    paging, route
+from sidecar.api.blueocean.common import (PREFIX, blueprint, flag, integer, log_response, paged,
+                                          paging, route)
 from sidecar.api.context import sidecar
-from sidecar.engine.blueocean import control, logs, names, queries, runs
 from sidecar.errors import ConfigError, Problem
+from sidecar.readmodel import control, logs, names, queries, runs
 
 bp = blueprint("blueocean_runs")
 RUN = PREFIX + "/<bo:pipeline>/runs/<run>"

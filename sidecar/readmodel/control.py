@@ -1,6 +1,6 @@
 """Run control through Blue Ocean: start with parameters, stop (optionally waiting), replay.
 
-All three go through ``sidecar.engine.executions``, so a run started here is the same as
+All three go through ``sidecar.services.executions``, so a run started here is the same as
 one started by the native API: recorded as Waiting, admitted and started by the engine.
 """
 
@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sidecar.engine import executions
-from sidecar.engine.blueocean import queries, states
 from sidecar.errors import ConfigError, Problem, SidecarError
+from sidecar.readmodel import queries, states
+from sidecar.services import executions
 from sidecar.store import Store
 from sidecar.store.models import END_STATES, Execution
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from sidecar.engine.webhooks.events import HookEvent, Ignored, first_line, obj, ref_event, text
+from sidecar.services.events import HookEvent, Ignored, first_line, obj, ref_event, text
 
 
 def delivery_id(headers: Mapping[str, str]) -> str:

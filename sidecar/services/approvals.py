@@ -20,11 +20,11 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sidecar import render
-from sidecar.engine import executions
-from sidecar.engine.pipelines import Conflict, NotFound
-from sidecar.engine.principals import Forbidden, Principal
 from sidecar.errors import ConfigError, Problem
 from sidecar.jenkins import InputRequest, JenkinsClient, JenkinsError, JenkinsUnavailable
+from sidecar.services import executions
+from sidecar.services.access import Forbidden, Principal
+from sidecar.services.pipelines import Conflict, NotFound
 from sidecar.store.models import Approval, Execution, StepState, utcnow
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ import secrets
 
 from sqlalchemy.orm import Session
 
-from sidecar.engine import executions
 from sidecar.errors import SidecarError
+from sidecar.services import executions
 from sidecar.store.models import END_STATES, Execution
 
 

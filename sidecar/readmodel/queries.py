@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload
 
 from sidecar import config
 from sidecar.config.model import Parameter
-from sidecar.engine.pipelines import NotFound
 from sidecar.errors import SidecarError
+from sidecar.services.pipelines import NotFound
 from sidecar.store.models import Approval, Execution, Pipeline
 
 # What a run document reads: never the rendered Jenkinsfile, pod YAML or config snapshot,

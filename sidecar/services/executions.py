@@ -19,10 +19,10 @@ from sidecar import config, render
 from sidecar.config.inputs import RenderContext
 from sidecar.config.model import Pipeline as PipelineModel
 from sidecar.config.when import branch_matches
-from sidecar.engine.pipelines import Conflict, NotFound
 from sidecar.errors import ConfigError, Problem
+from sidecar.services.pipelines import Conflict, NotFound
 from sidecar.store.models import (END_STATES, Execution, LogChunk, Pipeline, ScheduledInfo,
-                                   StepState, utcnow)
+                                  StepState, utcnow)
 
 TRIGGER_TYPES = ("user", "webhook", "image", "cron", "rerun")
 

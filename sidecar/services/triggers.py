@@ -22,9 +22,9 @@ from wcmatch import glob
 
 from sidecar.config.model import Constraint
 from sidecar.config.when import branch_matches
-from sidecar.engine.webhooks.events import EVENTS, HookEvent
 from sidecar.errors import Problem
 from sidecar.scm import PROVIDERS
+from sidecar.services.events import EVENTS, HookEvent
 
 KEYS = ("events", "branches", "tags", "images", "imageBranch", "scm", "apiUrl")
 

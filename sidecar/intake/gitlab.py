@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Mapping
 
-from sidecar.engine.webhooks.events import HookEvent, Ignored, first_line, obj, ref_event, text
+from sidecar.services.events import HookEvent, Ignored, first_line, obj, ref_event, text
 
 MR_ACTIONS = ("open", "reopen", "update")
 

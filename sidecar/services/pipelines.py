@@ -11,8 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sidecar import config
-from sidecar.engine.webhooks import triggers as webhook_triggers
 from sidecar.errors import ConfigError, Problem, SidecarError
+from sidecar.services import triggers as webhook_triggers
 from sidecar.store.models import Pipeline, ScheduledInfo
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")

@@ -17,10 +17,10 @@ from typing import Any
 
 from sidecar import config, render
 from sidecar.config.inputs import RenderContext
-from sidecar.engine.blueocean import names, states
-from sidecar.engine.blueocean.runs import parameter_definition
-from sidecar.render.steps import step_name
 from sidecar.errors import SidecarError
+from sidecar.readmodel import names, states
+from sidecar.readmodel.runs import parameter_definition
+from sidecar.render.steps import step_name
 from sidecar.store.models import Approval, Execution, StepState, utcnow
 
 NODE_CLASS = "io.jenkins.blueocean.rest.impl.pipeline.PipelineNodeImpl"

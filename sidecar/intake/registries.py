@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from sidecar.engine.webhooks.events import HookEvent, Ignored, obj, text
+from sidecar.services.events import HookEvent, Ignored, obj, text
 
 
 def harbor(payload: dict) -> list[HookEvent]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sidecar.engine.blueocean import names, states
+from sidecar.readmodel import names, states
 from sidecar.store.models import Execution, Pipeline
 
 PIPELINE_CLASS = "io.jenkins.blueocean.rest.impl.pipeline.PipelineImpl"

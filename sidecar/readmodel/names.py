@@ -1,7 +1,7 @@
 """Names, links and dates as Blue Ocean writes them.
 
 A sidecar pipeline ``project:name`` is the Blue Ocean pipeline ``sidecar.project.name``:
-the Jenkins job the sidecar drives (``starter.job_name``), so Blue Ocean and the sidecar
+the Jenkins job the sidecar drives (``render.naming.job_name``), so Blue Ocean and the sidecar
 show the same name. Project and pipeline names are lowercase letters, digits and '-',
 so the dotted form is URL-safe and splits back unambiguously. URLs also accept the
 folder form ``pipelines/project/pipelines/name`` (what KubeSphere clients send) and the
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sidecar.engine.pipelines import NAME, NotFound
-from sidecar.engine.starter import job_name
+from sidecar.render.naming import job_name
+from sidecar.services.pipelines import NAME, NotFound
 
 ORGANIZATION = "jenkins"
 ROOT = f"/blue/rest/organizations/{ORGANIZATION}/pipelines/"

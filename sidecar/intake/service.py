@@ -21,12 +21,12 @@ from typing import Mapping
 from sqlalchemy.exc import IntegrityError
 
 from sidecar import scm
-from sidecar.engine import executions
-from sidecar.engine.callbacks import Unauthorized
-from sidecar.engine.pipelines import NAME, Conflict
-from sidecar.engine.webhooks import bitbucket, github, gitlab, registries, signatures, triggers
-from sidecar.engine.webhooks.events import HookEvent, Ignored
 from sidecar.errors import ConfigError, Problem
+from sidecar.intake import bitbucket, github, gitlab, registries, signatures
+from sidecar.services import executions, triggers
+from sidecar.services.callbacks import Unauthorized
+from sidecar.services.events import HookEvent, Ignored
+from sidecar.services.pipelines import NAME, Conflict
 from sidecar.store import Store
 from sidecar.store.models import Pipeline, WebhookDelivery
 

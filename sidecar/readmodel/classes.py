@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sidecar.engine.pipelines import NotFound
+from sidecar.services.pipelines import NotFound
 
 CONTAINER_CLASS = "io.jenkins.blueocean.service.embedded.rest.ExtensionClassContainerImpl$1"
 EXTENSION_CLASS = "io.jenkins.blueocean.service.embedded.rest.ExtensionClassImpl"

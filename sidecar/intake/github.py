@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from sidecar.engine.webhooks.events import HookEvent, Ignored, first_line, obj, ref_event, text
+from sidecar.services.events import HookEvent, Ignored, first_line, obj, ref_event, text
 
 PR_ACTIONS = ("opened", "synchronize", "reopened")
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from sidecar.engine.blueocean import graph, names, queries
-from sidecar.engine.pipelines import NotFound
+from sidecar.readmodel import graph, names, queries
+from sidecar.services.pipelines import NotFound
 from sidecar.store.models import Approval, Execution
 
 
