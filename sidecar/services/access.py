@@ -1,11 +1,12 @@
-"""Who is calling: API bearer tokens mapped to users and groups, with read or write access.
+"""Who is calling: API bearer tokens mapped to users, groups, projects and an access level.
 
 Tokens come from a YAML file (setting ``api_tokens_file``)::
 
     tokens:
     - user: alice
       groups: [release-managers]
-      access: write                 # or read
+      access: write                 # read, write, or cache-report (node cache reports only)
+      projects: [team-a, 'shared-*']  # globs of the projects this token sees; default ['*']
       sha256: 9f86d081884c7d65…     # hex SHA-256 of the token (preferred), or token: <plain>
 
 Only digests are kept in memory; a presented token is hashed and compared with every
@@ -21,10 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from wcmatch import fnmatch
 
 from sidecar.errors import ConfigError, Problem, SidecarError
 
-ACCESS = ("read", "write")
+ACCESS = ("read", "write", "cache-report")
+ALL_PROJECTS = ("*",)
 _HEX = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -43,11 +46,27 @@ class Principal:
     user: str
     groups: tuple[str, ...] = ()
     access: str = "read"
+    projects: tuple[str, ...] = ALL_PROJECTS
+    """Globs of the projects this caller may see; any other project is, to it, missing."""
 
     @property
     def can_write(self) -> bool:
         """True for tokens with write access."""
         return self.access == "write"
+
+    @property
+    def can_read(self) -> bool:
+        """True for read and write tokens; a cache-report token reads nothing."""
+        return self.access in ("read", "write")
+
+    @property
+    def sees_all(self) -> bool:
+        """True when no project is hidden from this caller."""
+        return "*" in self.projects
+
+    def sees(self, project: str) -> bool:
+        """True when the project matches one of the caller's project globs."""
+        return self.sees_all or fnmatch.fnmatch(project, list(self.projects))
 
     def is_one_of(self, submitters: list[str] | tuple[str, ...]) -> bool:
         """True when the user, or one of its groups, is listed."""
@@ -105,15 +124,21 @@ def _entry(item, where: str, problems: list[Problem]) -> tuple[str, Principal] |
         problems.append(Problem(f"{where}: expected a mapping"))
         return None
     user, groups, access = item.get("user"), item.get("groups", []), item.get("access", "read")
+    projects = item.get("projects", list(ALL_PROJECTS))
     digest = item.get("sha256") or (digest_of(item["token"]) if item.get("token") else None)
     if not isinstance(user, str) or not user:
         problems.append(Problem(f"{where}.user: expected a user name"))
     if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
         problems.append(Problem(f"{where}.groups: expected a list of group names"))
     if access not in ACCESS:
-        problems.append(Problem(f"{where}.access: expected read or write, got {access!r}"))
+        problems.append(Problem(f"{where}.access: expected read, write or cache-report, "
+                                f"got {access!r}"))
+    if not isinstance(projects, list) or not projects or \
+            not all(isinstance(p, str) and p for p in projects):
+        problems.append(Problem(f"{where}.projects: expected a non-empty list of project globs"))
     if not isinstance(digest, str) or not _HEX.match(digest.lower()):
         problems.append(Problem(f"{where}: needs sha256 (64 hex digits) or token"))
     if problems:
         return None
-    return digest.lower(), Principal(user=user, groups=tuple(groups), access=access)
+    return digest.lower(), Principal(user=user, groups=tuple(groups), access=access,
+                                     projects=tuple(projects))
