@@ -73,11 +73,12 @@ def test_open_paths_need_no_token(secured):
 
 def test_token_file_entries_are_checked(tmp_path):
     path = tmp_path / "tokens.yaml"
-    path.write_text("tokens:\n- {user: '', access: admin, sha256: xyz}\n")
+    path.write_text("tokens:\n- {user: '', access: admin, sha256: xyz, projects: []}\n")
     with pytest.raises(ConfigError) as caught:
         load_tokens(str(path))
     messages = " | ".join(p.message for p in caught.value.problems)
-    assert "tokens[0].user" in messages and "read or write" in messages and "sha256" in messages
+    assert "tokens[0].user" in messages and "read, write or cache-report" in messages \
+        and "sha256" in messages and "tokens[0].projects" in messages
 
 
 def test_principals_by_group():
