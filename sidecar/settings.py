@@ -14,6 +14,7 @@ from typing import Any, Mapping
 from sidecar.errors import ConfigError, Problem
 
 PREFIX = "SIDECAR_"
+MIN_SECRET_KEY = 32
 
 
 def _setting(default: Any, doc: str, *, secret: bool = False) -> Any:
@@ -58,6 +59,10 @@ class ServiceSettings:
                                "links in approval webhooks")
     allow_anonymous: bool = _setting(False, "allow anonymous API access on a non-loopback "
                                      "address when no token file is set")
+    secret_key: str = _setting("", "key that signs the web UI's session cookies and form "
+                               "tokens, the same in every process and replica (at least 32 "
+                               "characters); empty: a random key per process, loopback only",
+                               secret=True)
 
     def validate(self) -> None:
         """Fail with every problem at once when a value cannot work."""
@@ -89,6 +94,13 @@ class ServiceSettings:
             problems.append(_problem("api_tokens_file", "is needed when binding to a "
                                      f"non-loopback address ({self.bind}); or set "
                                      f"{env_name('allow_anonymous')}=true"))
+        if not self.secret_key and not _loopback(self.bind):
+            problems.append(_problem("secret_key", "is needed when binding to a non-loopback "
+                                     f"address ({self.bind}): every process and replica must "
+                                     "sign the web UI's cookies with the same key"))
+        if self.secret_key and len(self.secret_key) < MIN_SECRET_KEY:
+            problems.append(_problem("secret_key", f"must be at least {MIN_SECRET_KEY} "
+                                     "characters"))
         if problems:
             raise ConfigError(problems)
 
