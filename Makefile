@@ -44,6 +44,15 @@ system-deps:
 			$$(command -v npm >/dev/null || echo npm) $$(command -v go >/dev/null || echo golang-go) >/dev/null; \
 	fi
 	@npm --version && go version
+	@# tests/ui/ drive Debian's Chromium headless (Playwright, no browser download of its own);
+	@# fonts-liberation gives the screenshots the metric-compatible Arial/Helvetica.
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -q Liberation; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			chromium fonts-liberation >/dev/null; \
+	fi
+	@/usr/bin/chromium --version
 
 bench: install
 	$(BIN)/python benchmarks/render.py
