@@ -31,19 +31,27 @@ stages:
 """
 
 
-def _finished(world) -> int:
+def _finished(world, *, fail: bool = True) -> int:
+    """A run that ended: Failed in its second step, or (fail False) Success."""
     run, build = started(world, branch="release/1.4", event="tag")
     for name in ("step-0-0", "step-0-1"):
         build.start_stage(name)
         build.append_log(name, f"building {name}\nok\n")
-        build.finish_stage(name, "FAILED" if name == "step-0-1" else "SUCCESS")
-    build.finish("FAILED")
+        build.finish_stage(name, "FAILED" if fail and name == "step-0-1" else "SUCCESS")
+    if not fail:
+        build.start_stage("step-1-0")
+        build.finish_stage("step-1-0")
+        build.start_stage("step-2-0")
+        build.append_log("step-2-0", "released\n")
+        build.finish_stage("step-2-0")
+    build.finish("FAILED" if fail else "SUCCESS")
     world.cycles()
     return run
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280px", "375px"])
 def test_every_page_is_accessible_and_fits_the_screen(world, pages, viewport):
+    _finished(world, fail=False)
     failed = _finished(world)
     run, _, approval_id = paused(world)
     signed_out = pages.new(viewport=viewport)
@@ -66,9 +74,9 @@ def test_every_page_is_accessible_and_fits_the_screen(world, pages, viewport):
         assert serious_violations(page) == [], name
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
         if viewport == PHONE and name == "run-paused":
-            screenshot(page, "run-phone")
+            screenshot(page, "run-phone", full_page=True)
         if viewport == DESKTOP and name in ("pipelines", "runs", "validate"):
-            screenshot(page, name)
+            screenshot(page, name, full_page=name == "validate")
     assert serious_violations(signed_out) == []
 
 

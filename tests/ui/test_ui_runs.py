@@ -6,8 +6,8 @@ fake Jenkins moved on by the engine cycle by cycle:
   goes on the stage graph shows each state as a word beside its colour, the running
   step's log grows line by line in the open page (followed by byte offsets), the
   approval step is a decision point, a `when` that did not match shows Skipped; at the
-  end the run is Success with durations, its Jenkins build link, its parameters and its
-  config snapshot;
+  end the run is Success (also said to screen readers) with durations, its Jenkins build
+  link, its parameters and its config snapshot;
 - Stop ends a running run Aborted through Jenkins; Rerun starts a new run with the same
   parameters; a started run can be run again with other parameters;
 - a run of 50 stages with a 10 MB log opens with only the log's last page (the page and
@@ -85,6 +85,7 @@ def test_a_run_from_trigger_to_finish_shows_its_graph_and_a_growing_log(world, p
     build.finish("SUCCESS")
     world.cycles()
     expect(page.locator(".run-head h1")).to_contain_text("Success")
+    expect(page.locator("#run-announce")).to_have_text("The run is now Success.")
     expect(page.locator("#log-status")).to_contain_text("Complete")
     expect(log).to_have_text("compiling 1/3\ncompiling 2/3\ncompiling 3/3\n")  # each line once
     for stage in range(2):

@@ -86,9 +86,9 @@ def axe_source() -> bytes:
     return data
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str, *, full_page: bool = False) -> None:
     """With UI_SCREENSHOTS=1, keep what the page shows as docs/screenshots/<name>.png."""
     if os.environ.get("UI_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.evaluate("window.scrollTo(0, 0)")
-        page.screenshot(path=SCREENSHOTS / f"{name}.png")
+        page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)

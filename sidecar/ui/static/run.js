@@ -43,11 +43,21 @@
     refresh();
   }
 
+  function runState(live) {
+    var state = live.querySelector(".run-head h1 .state");
+    return state ? state.lastChild.textContent.trim() : "";  // the word, not the symbol
+  }
+
   function swap(live, html) {
+    var before = runState(live);
     var focused = document.activeElement;
     var key = focused && live.contains(focused) ?
       (focused.getAttribute("href") || focused.textContent) : null;
     live.innerHTML = html;
+    var now = runState(live);
+    if (now !== before) {  // say so to screen readers, as the colour shows it to the eye
+      document.getElementById("run-announce").textContent = "The run is now " + now + ".";
+    }
     if (key === null) { return; }
     var again = Array.prototype.find.call(live.querySelectorAll("a, button"), function (el) {
       return (el.getAttribute("href") || el.textContent) === key;
@@ -64,6 +74,8 @@
     var status = document.getElementById("log-status");
     var earlier = document.getElementById("log-earlier");
     var size = end;
+    // A running step's log is not in the page: its first read is its last page.
+    var started = end > 0 || complete;
 
     var say = function (text) { if (status.textContent !== text) { status.textContent = text; } };
     var atBottom = function () { return pre.scrollHeight - pre.scrollTop - pre.clientHeight < 24; };
@@ -87,8 +99,13 @@
           : "No output.");
         return;
       }
-      readPage(url, { start: end }).then(function (page) {
+      readPage(url, started ? { start: end } : {}).then(function (page) {
         var follow = atBottom();
+        if (!started) {
+          started = true;
+          first = page.start;
+          earlier.hidden = first === 0;
+        }
         if (page.text) { pre.appendChild(document.createTextNode(page.text)); }
         if (follow) { pre.scrollTop = pre.scrollHeight; }
         end = page.end; size = page.size; complete = page.complete;
