@@ -94,7 +94,7 @@ class TokenTable:
         """The principal whose token has this hex SHA-256 (a web UI session), or None."""
         found = None
         for known, principal in self.entries:  # no early exit: constant time per table
-            if hmac.compare_digest(digest.encode("ascii", "replace"), known.encode("ascii")):
+            if hmac.compare_digest(digest, known):
                 found = principal
         return found
 

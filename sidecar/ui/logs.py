@@ -76,10 +76,9 @@ def _archived(session: Session, row: StepState, begin: int, stop: int) -> bytes:
                LogChunk.stage_index == row.stage_index, LogChunk.step_index == row.step_index)
     first = session.scalar(select(func.max(LogChunk.offset))
                            .where(*of_step, LogChunk.offset <= begin)) or 0
-    chunks = session.execute(select(LogChunk.offset, LogChunk.text).where(
-        *of_step, LogChunk.offset >= first, LogChunk.offset < stop).order_by(LogChunk.offset))
-    data, at = b"", None
-    for offset, text in chunks:
-        at = offset if at is None else at
-        data += text.encode("utf-8")
-    return data[begin - (at or 0):stop - (at or 0)]
+    rows = session.execute(select(LogChunk.offset, LogChunk.text).where(
+        *of_step, LogChunk.offset >= first, LogChunk.offset < stop).order_by(LogChunk.offset)).all()
+    if not rows:
+        return b""
+    data, at = b"".join(text.encode("utf-8") for _, text in rows), rows[0].offset
+    return data[begin - at:stop - at]
