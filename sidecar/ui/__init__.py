@@ -1,8 +1,8 @@
 """The web UI under /ui/: pipelines, runs, the stage graph, live logs, approvals, validation.
 
 Pages are rendered on the server with Flask's own (HTML-autoescaping) Jinja2 environment
-and need no JavaScript to be read; two small scripts, served from ``static/`` with no
-build step, follow a running run and its log. The views are thin: they read through
+and need no JavaScript to be read; one small script, served from ``static/`` with no
+build step, follows a running run and its log. The views are thin: they read through
 ``sidecar.readmodel`` and ``sidecar.ui.views`` and act through ``sidecar.services``, as
 the API does, with the same tokens and the same per-project access.
 """

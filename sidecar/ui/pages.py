@@ -12,7 +12,7 @@ from sidecar.readmodel import queries
 from sidecar.services import executions, pipelines
 from sidecar.services.pipelines import Conflict, NotFound
 from sidecar.store.models import EXECUTION_STATES, StepState
-from sidecar.ui import logs, views
+from sidecar.ui import graph, logs, views
 from sidecar.ui.base import bp, principal, require_visible, require_write, sidecar
 
 MAX_FIELD = 500
@@ -152,9 +152,9 @@ def _visible_run(session, pipeline_id: str, number: int):
     return found
 
 
-def _run_view(session, pipeline_id: str, number: int) -> views.RunView:
+def _run_view(session, pipeline_id: str, number: int) -> graph.RunView:
     _visible_run(session, pipeline_id, number)
-    return views.run_view(session, pipeline_id, number)
+    return graph.run_view(session, pipeline_id, number)
 
 
 def _preset(session, pipeline_id: str, number: str | None) -> dict[str, str]:

@@ -1,10 +1,8 @@
-"""What the pages show, read from the store in a few queries each.
+"""What the list pages show, read from the store in a few queries each.
 
 Lists are paged in SQL and limited to the projects the user sees: the visible project
 names are found first (a pipeline's project is a plain column) and the lists filter on
-them, so a token of one project never even loads another project's rows. A run's graph
-comes from the Blue Ocean read model (``readmodel.steps.run_graph``): the same stages,
-branches and step kinds the API serves, in the sidecar's own state names.
+them, so a token of one project never even loads another project's rows.
 """
 
 from __future__ import annotations
@@ -18,11 +16,8 @@ from sqlalchemy.orm import Session, load_only
 
 from sidecar.config.schema import EVENTS
 from sidecar.errors import ConfigError, Problem
-from sidecar.readmodel import steps
-from sidecar.services import approvals as approval_service
 from sidecar.services.access import Principal
-from sidecar.store.models import (END_STATES, EXECUTION_STATES, Approval, Execution, Pipeline,
-                                  utcnow)
+from sidecar.store.models import EXECUTION_STATES, Approval, Execution, Pipeline, utcnow
 
 PAGE = 25
 TREND = 10
@@ -33,9 +28,6 @@ LOOK = {"Waiting": ("idle", "○"), "Queueing": ("idle", "◔"), "Building": ("r
         "Pending": ("paused", "‖"), "Success": ("success", "✓"), "Failed": ("failed", "✗"),
         "Aborted": ("aborted", "■"), "Denied": ("failed", "⊘"), "Timeout": ("failed", "◷"),
         "Skipped": ("skipped", "↷")}
-STEP_TITLES = {"runScriptConfig": "Script", "approvalConfig": "Approval",
-               "sourceCodeConfig": "Clone", "publishImageConfig": "Publish image",
-               "applyYamlConfig": "Apply YAML", "applyAppConfig": "Apply app"}
 LIST_COLUMNS = load_only(Execution.id, Execution.pipeline_id, Execution.project, Execution.run,
                          Execution.state, Execution.branch, Execution.event, Execution.commit,
                          Execution.trigger_type, Execution.triggered_by, Execution.created_at,
@@ -169,114 +161,6 @@ def runs_page(session: Session, pipeline_id: str, run_filter: RunFilter, *,
 
 def _exists(session: Session, *where) -> bool:
     return session.scalars(select(Execution.run).where(*where).limit(1)).first() is not None
-
-
-@dataclass(frozen=True)
-class StepView:
-    """One config step on the run page."""
-
-    stage: int
-    step: int
-    kind: str
-    detail: str | None
-    state: str
-    started_at: datetime | None
-    ended_at: datetime | None
-    approval: Approval | None
-
-    @property
-    def key(self) -> str:
-        """'stage.step', as the page addresses a step."""
-        return f"{self.stage}.{self.step}"
-
-    @property
-    def title(self) -> str:
-        """What kind of step this is, in words."""
-        return STEP_TITLES.get(self.kind, self.kind)
-
-    @property
-    def is_decision(self) -> bool:
-        """True for an approval step: the run waits here for a person."""
-        return self.kind == "approvalConfig"
-
-    @property
-    def has_log(self) -> bool:
-        """True when the step has started (a step never reached has no log)."""
-        return self.started_at is not None or self.state not in ("Waiting", "Skipped")
-
-
-@dataclass(frozen=True)
-class StageView:
-    """One config stage: its steps are parallel lanes."""
-
-    index: int
-    name: str
-    state: str
-    steps: list[StepView]
-
-
-@dataclass(frozen=True)
-class RunView:
-    """A run with its stages and steps."""
-
-    execution: Execution
-    stages: list[StageView]
-
-    @property
-    def ended(self) -> bool:
-        """True once the run has its end state."""
-        return self.execution.state in END_STATES
-
-    def step(self, key: str | None) -> StepView | None:
-        """The step 'stage.step', or the one worth showing: running, failed, last, or first."""
-        all_steps = [step for stage in self.stages for step in stage.steps]
-        chosen = next((s for s in all_steps if s.key == key), None)
-        for wanted in (("Building", "Pending"), ("Failed", "Timeout", "Denied", "Aborted")):
-            chosen = chosen or next((s for s in all_steps if s.state in wanted), None)
-        chosen = chosen or next((s for s in reversed(all_steps) if s.has_log), None)
-        return chosen or (all_steps[0] if all_steps else None)
-
-
-def run_view(session: Session, pipeline_id: str, number: int) -> RunView:
-    """A run's stages and steps with their approvals. :raise NotFound:"""
-    found = steps.run_graph(session, pipeline_id, str(number))
-    decisions = {(a.stage_index, a.step_index): a
-                 for a in approval_service.of_execution(session, found.execution.id)}
-    stages = []
-    for position, stage in enumerate(found.stages):
-        views = []
-        for branch in stage.branches:
-            row, key = branch.row, (branch.row.stage_index, branch.row.step_index)
-            info = found.infos.get(key)
-            views.append(StepView(row.stage_index, row.step_index,
-                                  info.kind if info else "runScriptConfig",
-                                  _first_line(info.description if info else None), row.state,
-                                  row.started_at, row.ended_at, decisions.get(key)))
-        stages.append(StageView(position, stage.name, stage_state([v.state for v in views]),
-                                views))
-    return RunView(found.execution, stages)
-
-
-def stage_state(states: list[str]) -> str:
-    """A stage's state from its steps': one still moving, else the worst end."""
-    active = [state for state in states if state != "Skipped"]
-    if not active:
-        return "Skipped"
-    for state in ("Pending", "Building", "Queueing"):
-        if state in active:
-            return state
-    if all(state == "Waiting" for state in active):
-        return "Waiting"
-    if "Waiting" in active:  # some steps ended, others not begun: under way
-        return "Building"
-    return next(s for s in ("Failed", "Timeout", "Denied", "Aborted", "Success") if s in active)
-
-
-def _first_line(text: str | None, limit: int = 120) -> str | None:
-    if not text:
-        return None
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= limit else line[:limit - 1] + "…"
 
 
 def approvals_page(session: Session, principal: Principal, state: str,
