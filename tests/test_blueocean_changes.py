@@ -6,7 +6,8 @@ We test these aspects, on SQLite and PostgreSQL:
   name, else the e-mail's local part) and times; a delivery without commits (a tag
   push) gives an empty one; a run's change set is the same in the run and its list;
 - a delivery's commits are bounded: at most 50, each message cut to 4,000 characters;
-- commit authors answer as users (and their favourites, none); an unknown user is 404;
+- commit authors answer as users (and their favourites, none), to callers who see a
+  project they committed to; to others, and for an unknown user, 404;
 - the pipeline's queue lists the runs waiting for Jenkins; deleting a queue item stops
   that run; a run that has ended is no queue item;
 - search finds pipelines by exact name or a glob without case, other types nothing; a
@@ -21,16 +22,22 @@ import pytest
 from webhook_helpers import body_of, create_pipeline, deliver, headers_for, sample
 
 from sidecar.app import create_app
+from sidecar.services.access import load_tokens
 
 BO = "/blue/rest/organizations/jenkins/pipelines/sidecar.shop.app/"
 
 
 @pytest.fixture
-def client(database_url):
+def app(database_url):
     app = create_app({"TESTING": True, "database_url": database_url})
     create_pipeline(app.test_client())
-    yield app.test_client()
+    yield app
     app.extensions["sidecar"].store.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
 
 
 def _push(client, provider: str, name: str, event: str, body: bytes | None = None) -> str:
@@ -72,6 +79,19 @@ def test_push_commits_become_the_change_set(client):
     assert client.get("/blue/rest/users/jordi/").json["fullName"] == "Jordi Mallach"
     assert client.get("/blue/rest/users/jordi/favorites/").json == []
     assert client.get("/blue/rest/users/nobody-committed/").status_code == 404
+
+
+def test_authors_are_users_only_to_callers_who_see_their_projects(app, client, tmp_path):
+    _push(client, "gitlab", "gitlab/push.json", "Push Hook")
+    (tmp_path / "tokens.yaml").write_text(
+        "tokens:\n- {user: alice, access: read, token: alice-token}\n"
+        "- {user: bob, access: read, token: bob-token, projects: [payments]}\n")
+    app.extensions["sidecar"].tokens = load_tokens(str(tmp_path / "tokens.yaml"))
+    for token, status in (("alice-token", 200), ("bob-token", 404)):
+        headers = {"Authorization": f"Bearer {token}"}
+        assert client.get("/blue/rest/users/jordi/", headers=headers).status_code == status
+        assert client.get("/blue/rest/users/jordi/favorites/",
+                          headers=headers).status_code == status
 
 
 def test_a_delivery_s_commits_are_bounded(client):

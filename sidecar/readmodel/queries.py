@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Callable
 
 from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload
@@ -26,6 +27,9 @@ RUN_COLUMNS = (load_only(
     Execution.jenkins_build, Execution.trigger_type, Execution.triggered_by,
     Execution.replay_of, Execution.commit, Execution.created_at, Execution.started_at,
     Execution.ended_at), selectinload(Execution.commits))
+
+
+AUTHOR_ROWS = 100  # commits looked at to find an author in a project the caller sees
 
 
 def pipelines_page(session: Session, start: int, limit: int, *, named: str | None = None
@@ -108,10 +112,15 @@ def runs_with_steps(session: Session, pipeline_id: str, start: int,
         .order_by(Execution.run.desc()).offset(start).limit(limit)))
 
 
-def commit_author(session: Session, author_id: str) -> ExecutionCommit | None:
-    """The newest delivered commit by author_id (who the user is), or None."""
-    return session.scalars(select(ExecutionCommit).where(ExecutionCommit.author_id == author_id)
-                           .order_by(ExecutionCommit.timestamp.desc()).limit(1)).first()
+def commit_author(session: Session, author_id: str,
+                  visible: Callable[[str], bool]) -> ExecutionCommit | None:
+    """The newest delivered commit by author_id in a project visible() accepts, or None."""
+    rows = session.execute(
+        select(ExecutionCommit, Execution.project)
+        .join(Execution, Execution.id == ExecutionCommit.execution_id)
+        .where(ExecutionCommit.author_id == author_id)
+        .order_by(ExecutionCommit.timestamp.desc()).limit(AUTHOR_ROWS))
+    return next((commit for commit, project in rows if visible(project)), None)
 
 
 def pending_approvals(session: Session, execution_id: str) -> dict[tuple[int, int], Approval]:

@@ -3,7 +3,8 @@
 ``GET /blue/rest/search/?q=type:pipeline;organization:jenkins;pipeline:*web*`` lists
 pipelines as Blue Ocean's PipelineSearch does (``;``-separated ``key:value`` terms, a
 glob over the full name without case, an exact name without ``*``; other types find
-nothing). Users are the commit authors of change sets, known by id and name only.
+nothing). Users are the commit authors of change sets, known by id and name only, and
+only to callers who see a project they committed to.
 Usage analytics (posted only where Jenkins' usage statistics are on) are accepted and
 dropped: the sidecar collects none.
 """
@@ -62,7 +63,7 @@ def _terms(query: str) -> dict[str, str]:
 def user(user: str):
     """A commit author. :raise 404: nobody the sidecar knows"""
     with sidecar().store.session() as session:
-        commit = queries.commit_author(session, user)
+        commit = queries.commit_author(session, user, current_principal().sees)
         if commit is None:
             raise NotFound(f"user {user} not found")
         return jsonify(changes.user_document(commit.author_id, commit.author_name))
@@ -73,7 +74,7 @@ def favorites(user: str):
     """A user's favourite pipelines: the sidecar keeps none."""
     start, limit = paging()
     with sidecar().store.session() as session:
-        if queries.commit_author(session, user) is None:
+        if queries.commit_author(session, user, current_principal().sees) is None:
             raise NotFound(f"user {user} not found")
     return paged([], start, limit)
 
