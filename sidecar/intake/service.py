@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Mapping
 
 from sqlalchemy.exc import IntegrityError
@@ -192,7 +192,7 @@ def _start(store: Store, delivery: Delivery, delivery_id: str, event: HookEvent,
             session.rollback()
             return Outcome(200, {"ignored": str(exc)})
         execution.triggered_by = f"webhook:{delivery.provider}"
-        execution.commits = [ExecutionCommit(position=n, **vars(c))
+        execution.commits = [ExecutionCommit(position=n, **asdict(c))
                              for n, c in enumerate(delivered)]
         log.info("%s delivery %s started %s (%s %s %s)", delivery.provider, delivery_id,
                  execution.id, event.event, event.branch, event.commit[:12])

@@ -19,8 +19,6 @@ from sidecar.store import Store
 from sidecar.store.models import END_STATES, Execution, ExecutionCommit, Pipeline
 
 MAX_STOP_WAIT = 60.0
-COMMIT_FIELDS = ("position", "commit_id", "message", "author_id", "author_name", "timestamp",
-                 "url", "affected_paths")
 STOP_POLL = 0.1
 
 
@@ -66,7 +64,8 @@ def replay(session: Session, execution: Execution, user: str) -> Execution:
     new = executions.rerun(session, execution.id)
     new.replay_of, new.triggered_by = execution.id, user
     # Blue Ocean shows a replay the change set of the run it replays.
-    new.commits = [ExecutionCommit(**{column: getattr(commit, column) for column in COMMIT_FIELDS})
+    copied = [c.key for c in ExecutionCommit.__table__.columns if c.key != "execution_id"]
+    new.commits = [ExecutionCommit(**{key: getattr(commit, key) for key in copied})
                    for commit in execution.commits]
     return new
 

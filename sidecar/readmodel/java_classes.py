@@ -22,7 +22,8 @@ _EMBEDDED = "io.jenkins.blueocean.service.embedded.rest."
 _PIPELINE = "io.jenkins.blueocean.rest.impl.pipeline."
 _REST = "blueocean-rest/src/main/java/io/jenkins/blueocean/rest/"
 _REST_IMPL = "blueocean-rest-impl/src/main/java/io/jenkins/blueocean/service/embedded/rest/"
-_PIPELINE_IMPL = "blueocean-pipeline-api-impl/src/main/java/io/jenkins/blueocean/rest/impl/pipeline/"
+_PIPELINE_IMPL = "blueocean-pipeline-api-impl/src/main/java/" \
+    "io/jenkins/blueocean/rest/impl/pipeline/"
 _CORE = "core/src/main/java/hudson/model/"
 
 
@@ -66,7 +67,8 @@ CLASSES: dict[str, JavaClass] = {
                                           _REST + "model/BlueExtensionClassMap.java"),
     _MODEL + "BlueChangeSetEntry": _bo(_MODEL + "Resource",
                                        _REST + "model/BlueChangeSetEntry.java"),
-    _MODEL + "BlueUser": _bo(_MODEL + "Resource", _REST + "model/BlueUser.java", _MODEL + "BlueUser"),
+    _MODEL + "BlueUser": _bo(_MODEL + "Resource", _REST + "model/BlueUser.java",
+                             _MODEL + "BlueUser"),
     _MODEL + "BlueTestSummary": _bo(_MODEL + "Resource", _REST + "model/BlueTestSummary.java"),
     _MODEL + "BlueTrend": _bo(_MODEL + "Resource", _REST + "model/BlueTrend.java"),
     _MODEL + "BlueTableRow": _bo(None, _REST + "model/BlueTableRow.java"),
@@ -104,7 +106,8 @@ CLASSES: dict[str, JavaClass] = {
                                                  _PIPELINE_IMPL + "PipelineNodeImpl.java"),
     _PIPELINE + "PipelineStepImpl": _bo(_MODEL + "BluePipelineStep",
                                         _PIPELINE_IMPL + "PipelineStepImpl.java"),
-    _PIPELINE + "InputStepImpl": _bo(_MODEL + "BlueInputStep", _PIPELINE_IMPL + "InputStepImpl.java"),
+    _PIPELINE + "InputStepImpl": _bo(_MODEL + "BlueInputStep",
+                                     _PIPELINE_IMPL + "InputStepImpl.java"),
     _PIPELINE + "StageDurationTrend": _bo(_MODEL + "BlueTrend",
                                           _PIPELINE_IMPL + "StageDurationTrend.java"),
     _PIPELINE + "StageDurationTrend$StageDurationTrendRow": _bo(
@@ -124,7 +127,8 @@ CLASSES: dict[str, JavaClass] = {
     "hudson.model.PasswordParameterDefinition": _core("hudson.model.SimpleParameterDefinition",
                                                       "PasswordParameterDefinition"),
     "hudson.model.ParameterValue": _core(None, "ParameterValue"),
-    "hudson.model.StringParameterValue": _core("hudson.model.ParameterValue", "StringParameterValue"),
+    "hudson.model.StringParameterValue": _core("hudson.model.ParameterValue",
+                                               "StringParameterValue"),
     "hudson.model.TextParameterValue": _core("hudson.model.StringParameterValue",
                                              "TextParameterValue"),
     "hudson.model.BooleanParameterValue": _core("hudson.model.ParameterValue",
@@ -134,7 +138,8 @@ CLASSES: dict[str, JavaClass] = {
     "hudson.model.InvisibleAction": _core(None, "InvisibleAction"),
     # Pipeline plugins: the flow node actions a step carries
     "org.jenkinsci.plugins.workflow.actions.LogAction": JavaClass(
-        None, (), WORKFLOW_API, "src/main/java/org/jenkinsci/plugins/workflow/actions/LogAction.java"),
+        None, (), WORKFLOW_API,
+        "src/main/java/org/jenkinsci/plugins/workflow/actions/LogAction.java"),
     "org.jenkinsci.plugins.workflow.support.actions.LogActionImpl": JavaClass(
         "org.jenkinsci.plugins.workflow.actions.LogAction", (), WORKFLOW_SUPPORT,
         "src/main/java/org/jenkinsci/plugins/workflow/support/actions/LogActionImpl.java"),
