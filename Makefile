@@ -45,6 +45,12 @@ system-deps:
 			$$(command -v npm >/dev/null || echo npm) $$(command -v go >/dev/null || echo golang-go) >/dev/null; \
 	fi
 	@npm --version && go version
+	@# pg_dump and pg_restore back `jenkins-sidecar db backup|restore` on PostgreSQL.
+	@if ! command -v pg_dump >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql-client >/dev/null; \
+	fi
 
 # The unmodified Blue Ocean client library, pinned by its lock file, that
 # tests/test_blueocean_client.py drives against the sidecar (npm comes with system-deps).
