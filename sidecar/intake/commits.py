@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sidecar.services.events import obj, text
 
@@ -91,8 +91,7 @@ def _time(stamp: str) -> datetime | None:
         value = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
         return None
-    # Stored in UTC: SQLite keeps no time zone.
-    return value.astimezone(timezone.utc) if value.tzinfo else None
+    return value if value.tzinfo else None
 
 
 def _list(value) -> list:

@@ -152,7 +152,7 @@ class ExecutionCommit(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     author_id: Mapped[str] = mapped_column(String(200), index=True)
     author_name: Mapped[str] = mapped_column(String(200), default="")
-    timestamp: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime)
     url: Mapped[str] = mapped_column(String(2000), default="")
     affected_paths: Mapped[list] = mapped_column(JSON, default=list)
 
