@@ -13,11 +13,15 @@ We test these aspects:
 - the image's settings with the Deployment's environment pass the settings check, and
   alone they refuse a public address without an API token file;
 - the image ships every template (setup.cfg data_files) and the build context
-  (.dockerignore) holds every file a COPY needs.
+  (.dockerignore) holds every file a COPY needs;
+- the service, as the image and `make run` install it (no test extra), imports every
+  module and answers /readyz with the test extras' packages made unimportable.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import re
 import subprocess
 import sys
 import threading
@@ -26,6 +30,7 @@ from pathlib import PurePosixPath
 
 import dockerfile
 import pytest
+from packaging.requirements import Requirement
 from werkzeug.serving import make_server
 
 from manifests import (DEPLOY, KUBECTL, ROOT, container, container_port, environment,
@@ -158,3 +163,39 @@ def test_templates_and_build_context_are_shipped():
                 assert (ROOT / source).exists() and source.split("/")[0] in allowed, source
     assert not {".venv", "tests", "build", "deploy"} & allowed
 
+
+
+RUNTIME_ONLY = """
+import importlib, importlib.abc, pkgutil, sys
+blocked = set(sys.argv[1].split(","))
+class TestOnly(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.partition(".")[0] in blocked:
+            raise ImportError(f"{name} is installed by the test extras only")
+sys.meta_path.insert(0, TestOnly())
+import sidecar
+for module in pkgutil.walk_packages(sidecar.__path__, "sidecar."):
+    importlib.import_module(module.name)
+from sidecar.app import create_app
+app = create_app({"TESTING": True, "database_url": sys.argv[2]})
+assert app.test_client().get("/readyz").status_code == 200
+"""
+
+
+def _test_only_modules() -> set[str]:
+    setup = ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    names = {re.sub(r"[-_.]+", "-", Requirement(line).name).lower()
+             for line in setup["options.extras_require"]["test"].splitlines()
+             if line.strip() and not line.strip().startswith("#")}
+    return {module for module, dists in importlib.metadata.packages_distributions().items()
+            if {re.sub(r"[-_.]+", "-", d).lower() for d in dists} & names}
+
+
+def test_service_needs_no_test_extra(tmp_path):
+    blocked = _test_only_modules()
+    assert {"pytest", "kubernetes_validate", "hypothesis"} <= blocked
+    result = subprocess.run([sys.executable, "-c", RUNTIME_ONLY, ",".join(sorted(blocked)),
+                             f"sqlite:///{tmp_path / 'db'}"], capture_output=True, text=True,
+                            timeout=120, check=False, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
