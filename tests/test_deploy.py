@@ -13,7 +13,7 @@ We test these aspects, for each overlay (single-sqlite, ha-postgresql):
   file by its own loader, and the gc DaemonSet's token is a cache-report token;
 - product defaults match the manifests: the agent service account and the cache root;
 - JCasC reads only Secrets the StatefulSet mounts, its sidecar user is the one the sidecar
-  logs in as, and every plugin is pinned;
+  logs in as; every plugin is pinned, the images carry the Jenkins and package versions;
 - the overlays' shapes: SQLite one replica on a PVC, PostgreSQL two replicas spread,
   with a budget; a new sidecar image or setting changes nothing in Jenkins.
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from configparser import ConfigParser
 from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
@@ -189,7 +190,8 @@ def test_sidecar_environment_passes_its_own_settings_check(manifests):
     settings = settings_from(env)
     assert settings.bind == "0.0.0.0:8080" and settings.api_tokens_file
     assert settings.jenkins_user == "jenkins-sidecar" and settings.jenkins_password
-    mount = {m["mountPath"]: m["name"] for m in container(manifests.get(*SIDECAR))["volumeMounts"]}
+    mounts = container(manifests.get(*SIDECAR))["volumeMounts"]
+    mount = {m["mountPath"]: m["name"] for m in mounts}
     assert mount[str(PurePosixPath(settings.api_tokens_file).parent)] == "api-tokens"
 
 
@@ -239,7 +241,7 @@ def test_casc_reads_only_mounted_secrets(manifests):
     assert {"Job/Create", "Job/Configure", "Job/Build", "Job/Cancel"} <= set(grant["permissions"])
 
 
-def test_plugins_are_pinned_and_the_controller_image_matches():
+def test_plugins_and_images_are_pinned():
     lines = [line for line in (DEPLOY / "jenkins" / "plugins.txt").read_text().splitlines()
              if line and not line.startswith("#")]
     plugins = dict(line.split(":", 1) for line in lines)
@@ -250,6 +252,9 @@ def test_plugins_are_pinned_and_the_controller_image_matches():
     (tag,) = re.findall(r"^FROM jenkins/jenkins:(\S+)$", base, re.M)
     images = yaml.safe_load((DEPLOY / "base" / "kustomization.yaml").read_text())["images"]
     assert {"name": "jenkins-sidecar-controller", "newTag": tag} in images
+    setup = ConfigParser()
+    setup.read(DEPLOY.parent / "setup.cfg")
+    assert {"name": "jenkins-sidecar", "newTag": setup["metadata"]["version"]} in images
 
 
 def test_sqlite_overlay_is_one_replica_on_a_volume():

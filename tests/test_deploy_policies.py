@@ -68,7 +68,8 @@ def _granted(manifests, account: str, namespace: str) -> set[tuple]:
             for group in rule["apiGroups"]:
                 for resource in rule["resources"]:
                     granted.add((ref["kind"], where, group, resource,
-                                 tuple(rule.get("resourceNames", ())), tuple(sorted(rule["verbs"]))))
+                                 tuple(rule.get("resourceNames", ())),
+                                 tuple(sorted(rule["verbs"]))))
     return granted
 
 
@@ -145,7 +146,8 @@ def test_defaults_deny_and_agents_reach_only_jenkins_sidecar_and_dns(manifests):
     assert deny in _policies(manifests, "jenkins", "Ingress")
     assert {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]} in \
         _policies(manifests, "jenkins-agents", "Egress")
-    assert all(not spec.get("ingress") for spec in _policies(manifests, "jenkins-agents", "Ingress"))
+    assert not any(spec.get("ingress")
+                   for spec in _policies(manifests, "jenkins-agents", "Ingress"))
     reached = set()
     for spec in _policies(manifests, "jenkins-agents", "Egress"):
         for rule in spec.get("egress", []):

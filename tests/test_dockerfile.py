@@ -83,7 +83,8 @@ def test_runtime_stage_is_slim():
 def test_user_and_home_match_the_pods():
     uid, gid = map(int, _last("USER").value[0].split(":"))
     for overlay in ("single-sqlite", "ha-postgresql"):
-        context = pod_spec(rendered(overlay).get("Deployment", "jenkins-sidecar"))["securityContext"]
+        sidecar = rendered(overlay).get("Deployment", "jenkins-sidecar")
+        context = pod_spec(sidecar)["securityContext"]
         assert (context["runAsUser"], context["runAsGroup"], context["fsGroup"]) == (uid, gid, gid)
     home = _last("WORKDIR").value[0]
     database = _image_env()["SIDECAR_DATABASE_URL"]
