@@ -58,7 +58,8 @@ class Sidecar:
                         interval=self.settings.sync_interval, pods=self._pod_locator(),
                         callback_url=self.settings.callback_url,
                         pod_lost_grace=self.settings.pod_lost_grace,
-                        notifier=self._approval_notifier(), public_url=self.settings.public_url)
+                        notifier=self._approval_notifier(), public_url=self.settings.public_url,
+                        retention_interval=self.settings.retention_interval)
         threading.Thread(target=engine.run, args=(stop,), name="sidecar-engine",
                          daemon=True).start()
         return stop

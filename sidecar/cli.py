@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     schema_cmd.set_defaults(handler=_schema)
 
     _add_cache_commands(commands)
+    _add_db_commands(commands)
 
     serve_cmd = commands.add_parser("serve", help="run the HTTP service (settings: SIDECAR_*)")
     serve_cmd.add_argument("--bind", help="address:port to listen on (SIDECAR_BIND)")
@@ -89,6 +90,45 @@ def _add_cache_commands(commands) -> None:
     gc_cmd.add_argument("--every", type=float, metavar="SECONDS",
                         help="repeat forever with this pause (as a DaemonSet does)")
     gc_cmd.set_defaults(handler=_cache_gc)
+
+
+def _add_db_commands(commands) -> None:
+    db_cmd = commands.add_parser("db", help="the database named by SIDECAR_DATABASE_URL")
+    actions = db_cmd.add_subparsers(dest="db_command", required=True)
+    actions.add_parser("upgrade", help="apply every migration (the service does it at start)")
+    actions.add_parser("current", help="print the schema revision the database is at")
+    actions.add_parser("history", help="list the migrations, oldest first")
+    actions.add_parser("backup", help="write a consistent copy (SQLite online backup; "
+                       "PostgreSQL pg_dump)").add_argument("file", type=Path)
+    actions.add_parser("restore", help="replace the database's content with a backup "
+                       "(stop the service first)").add_argument("file", type=Path)
+    db_cmd.set_defaults(handler=_db)
+
+
+def _db(args: argparse.Namespace) -> int:
+    from sidecar.settings import settings_from
+    from sidecar.store import Store, admin
+
+    url = settings_from(os.environ).database_url
+    if args.db_command == "history":
+        for revision in admin.history():
+            print(f"{revision.down or '<base>'} -> {revision.id}: {revision.doc}")
+    elif args.db_command == "backup":
+        admin.backup(url, args.file)
+        print(f"backed up to {args.file}", file=sys.stderr)
+    elif args.db_command == "restore":
+        admin.restore(url, args.file)
+        print(f"restored from {args.file}", file=sys.stderr)
+    else:
+        store = Store(url)
+        try:
+            if args.db_command == "upgrade":
+                store.migrate()
+            current = admin.current_revision(store)
+        finally:
+            store.dispose()
+        print(f"{current or '<empty>'}{' (head)' if current == admin.head() else ''}")
+    return 0
 
 
 def _cache_gc(args: argparse.Namespace) -> int:

@@ -56,6 +56,8 @@ class ServiceSettings:
                                             secret=True)
     public_url: str = _setting("", "base URL of this service as callers reach it, for the "
                                "links in approval webhooks")
+    retention_interval: float = _setting(600.0, "seconds between two retention sweeps of the "
+                                         "engine (discarded runs, old webhook ids); 0 = never")
     allow_anonymous: bool = _setting(False, "allow anonymous API access on a non-loopback "
                                      "address when no token file is set")
 
@@ -69,6 +71,8 @@ class ServiceSettings:
         if self.kubernetes_api not in ("", "off") and \
                 not self.kubernetes_api.startswith(("http://", "https://")):
             problems.append(_problem("kubernetes_api", "must be empty, 'off' or an http(s) URL"))
+        if self.retention_interval < 0:
+            problems.append(_problem("retention_interval", "must be 0 (never) or more"))
         if self.sync_interval <= 0:
             problems.append(_problem("sync_interval", "must be more than 0 seconds"))
         if self.jenkins_url and not self.jenkins_url.startswith(("http://", "https://")):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -26,9 +27,9 @@ from sidecar.engine.warmth import NodeRoom
 from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
 from sidecar.kube import KubeError, PodLocator
 from sidecar.notify import WebhookSender
-from sidecar.services import executions, nodecaches
+from sidecar.services import executions, nodecaches, retention
 from sidecar.store import Store
-from sidecar.store.models import Execution
+from sidecar.store.models import Execution, utcnow
 
 log = logging.getLogger(__name__)
 NODE_CHECK_CYCLES = 100  # the node list changes slowly; every ~5 minutes at 3 s per cycle
@@ -49,11 +50,13 @@ class Engine:
                  interval: float = 3.0, queue_wait: float = 60.0, start_workers: int = 8,
                  pods: PodLocator | None = None, pod_lost_grace: float = 120.0,
                  callback_url: str = "", notifier: WebhookSender | None = None,
-                 public_url: str = "", notify_backoff: float = 5.0):
+                 public_url: str = "", notify_backoff: float = 5.0,
+                 retention_interval: float = 0.0):
         self._store, self._jenkins, self._interval = store, jenkins, interval
         self._start_workers = start_workers
         self._pods, self._pod_lost_grace = pods, timedelta(seconds=pod_lost_grace)
         self._cycles = 0
+        self._retention_interval, self._swept_at = retention_interval, float("-inf")
         gate = PodSecurityGate(pods, pods.namespace) if pods else None
         self._starter = Starter(store=store, jenkins=jenkins, templates=templates,
                                 queue_wait=queue_wait, callback_url=callback_url,
@@ -87,10 +90,19 @@ class Engine:
                 sync_execution(session, executions.get(session, execution_id), self._jenkins)
             report.followed += 1
         self._approvals.cycle()  # after sync: new approvals are notified in the same cycle
+        self._sweep()
         if self._pods is not None:
             self._watch_pods()
             self._watch_nodes()
         return report
+
+    def _sweep(self) -> None:
+        """Every retention_interval seconds: discard what the retention policies say."""
+        if not self._retention_interval or \
+                time.monotonic() - self._swept_at < self._retention_interval:
+            return
+        self._swept_at = time.monotonic()
+        retention.sweep(self._store, utcnow())
 
     def _watch_nodes(self) -> None:
         """Every NODE_CHECK_CYCLES cycles: caches of nodes that left the cluster are gone."""
