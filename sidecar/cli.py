@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
 from pathlib import Path
 
-from sidecar import cache, config, render
+from sidecar import cache, config, logs, render
 from sidecar.config.quantity import parse_quantity
 from sidecar.config.schema import pipeline_schema
 from sidecar.config.templates import load_templates
@@ -21,6 +22,7 @@ from sidecar.config.when import branch_matches
 from sidecar.errors import ConfigError, SidecarError
 
 EXIT_INVALID = 2
+log = logging.getLogger("sidecar")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,15 +208,20 @@ def _validate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from sidecar.app import create_app
     from sidecar.server import run_gunicorn
+    from sidecar.settings import settings_from
 
+    overrides = {"bind": args.bind} if args.bind else None
+    settings = settings_from(os.environ, overrides)  # a bad value: one clear line, exit 2
+    logs.configure(settings.log_level, settings.log_format)
     # Built before gunicorn starts, so a bad setting is one clear line, not a worker crash.
-    app = create_app({"bind": args.bind} if args.bind else None)
+    app = create_app(overrides)
     state = app.extensions["sidecar"]
-    print(f"Jenkins: {state.jenkins_status()}", file=sys.stderr)
+    log.info("Jenkins: %s", state.jenkins_status())
     # The engine runs once, in this (the master) process; workers only serve HTTP.
     stop = state.start_engine()
     try:
         run_gunicorn(app, bind=state.settings.bind, threads=args.threads,
+                     log_level=state.settings.log_level, log_format=state.settings.log_format,
                      after_fork=state.store.after_fork)
     finally:
         if stop is not None:
