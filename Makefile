@@ -4,6 +4,7 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
+BLUEOCEAN_CLIENT := tests/blueocean_client
 # Debian's groovy package finds Java through default-java.
 export JAVA_HOME ?= /usr/lib/jvm/default-java
 
@@ -17,7 +18,7 @@ run: install-run
 	$(BIN)/jenkins-sidecar serve
 
 # Every store test runs on SQLite and on PostgreSQL; a reachable server is required.
-test: install system-deps
+test: install system-deps $(BLUEOCEAN_CLIENT)/node_modules/.installed
 	$(BIN)/lint-imports --no-cache
 	postgres_url=$$(scripts/ensure-postgres.sh) && \
 	TEST_POSTGRES_URL=$$postgres_url TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
@@ -59,6 +60,13 @@ system-deps:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql-client >/dev/null; \
 	fi
+
+# The unmodified Blue Ocean client library, pinned by its lock file, that
+# tests/test_blueocean_client.py drives against the sidecar (npm comes with system-deps).
+$(BLUEOCEAN_CLIENT)/node_modules/.installed: $(BLUEOCEAN_CLIENT)/package.json \
+		$(BLUEOCEAN_CLIENT)/package-lock.json | system-deps
+	cd $(BLUEOCEAN_CLIENT) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
 
 bench: install
 	$(BIN)/python benchmarks/render.py

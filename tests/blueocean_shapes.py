@@ -84,8 +84,22 @@ PARAMETER_VALUE = Shape({"_class": str, "name": str, "value": (str, bool)},
 PARAMETER = Shape({"_class": str, "defaultParameterValue": PARAMETER_VALUE,
                    "description": Opt(str), "name": str, "type": str,
                    "choices": ListOf(str)}, optional=frozenset({"choices"}))
-RUN_LINKS = ("parent", "tests", "nodes", "log", "self", "blueTestSummary", "actions", "steps",
-             "changeSet", "artifacts")
+# BlueRun's @Navigable getters (all a queued run has), then PipelineRunImpl's.
+QUEUED_RUN_LINKS = ("parent", "self", "changeSet", "artifacts", "actions", "tests",
+                    "blueTestSummary", "log")
+RUN_LINKS = QUEUED_RUN_LINKS + ("nodes", "steps")
+# UserImpl (blueocean-rest-impl): a change set's author.
+USER = Shape({
+    "_class": const("io.jenkins.blueocean.service.embedded.rest.UserImpl"),
+    "_links": links("self", "favorites"), "avatar": Opt(str), "email": Opt(str),
+    "fullName": Opt(str), "id": str, "permission": Opt(dict)})
+# ChangeSetResource (blueocean-rest-impl; BlueChangeSetEntry's exported getters).
+CHANGESET = Shape({
+    "_class": const("io.jenkins.blueocean.service.embedded.rest.ChangeSetResource"),
+    "_links": links("self"), "affectedPaths": ListOf(str), "author": USER,
+    "checkoutCount": int, "commitId": Opt(str), "issues": list, "msg": str,
+    "timestamp": Opt(Date), "url": Opt(str)}, optional=frozenset({"issues"}),
+    legacy=frozenset({"checkoutCount"}))
 # PipelineRunImpl: jenkins-client testdata/PipelineRuns.json (reference §1.6).
 RUN = Shape({
     "_class": const("io.jenkins.blueocean.rest.impl.pipeline.PipelineRunImpl"),
@@ -95,31 +109,34 @@ RUN = Shape({
     "endTime": Opt(Date), "estimatedDurationInMillis": int, "id": str, "name": Opt(str),
     "organization": const("jenkins"), "pipeline": str, "replayable": bool,
     "result": OneOf(frozenset(RESULTS)), "runSummary": Opt(str), "startTime": Opt(Date),
-    "state": OneOf(frozenset(STATES)), "type": const("WorkflowRun"), "changeSet": list,
+    "state": OneOf(frozenset(STATES)), "type": const("WorkflowRun"),
+    "changeSet": ListOf(CHANGESET),
     "branch": Opt(dict), "commitId": Opt(str), "commitUrl": Opt(str), "pullRequest": Opt(dict),
     "testSummary": dict}, optional=frozenset({"testSummary"}))
 # QueuedBlueRun (reference §1.6, constructed from QueuedBlueRun.java).
 QUEUED_RUN = Shape({
     "_class": const("io.jenkins.blueocean.service.embedded.rest.QueuedBlueRun"),
-    "_links": links("self", "parent", optional=RUN_LINKS), "actions": list,
+    "_links": links(*QUEUED_RUN_LINKS), "actions": list,
     "artifactsZipFile": Opt(str), "causeOfBlockage": Opt(str), "causes": ListOf(CAUSE),
-    "changeSet": list, "description": Opt(str), "durationInMillis": Opt(int),
+    "changeSet": ListOf(CHANGESET), "description": Opt(str), "durationInMillis": Opt(int),
     "enQueueTime": Opt(Date), "endTime": Opt(Date), "estimatedDurationInMillis": Opt(int),
     "id": str, "name": Opt(str), "organization": const("jenkins"), "pipeline": str,
     "queueId": str, "replayable": bool, "result": OneOf(frozenset(RESULTS)),
     "runSummary": Opt(str), "startTime": Opt(Date), "state": OneOf(frozenset(STATES)),
     "type": const("QueuedItem")})
-# QueueItemImpl: recorded replay-readme.json and queue-item-readme.json.
+# QueueItemImpl: recorded replay-readme.json and queue-item-readme.json; cause and
+# causeOfBlockage are BlueQueueItem's newer getters.
 QUEUE_ITEM = Shape({
     "_class": const("io.jenkins.blueocean.service.embedded.rest.QueueItemImpl"),
-    "_links": links("self", "parent"), "expectedBuildNumber": int, "id": str,
-    "organization": const("jenkins"), "pipeline": str, "queuedTime": Date},
-    legacy=frozenset({"organization"}))
+    "_links": links("self", "parent"), "cause": ListOf(CAUSE), "causeOfBlockage": Opt(str),
+    "expectedBuildNumber": int, "id": str, "organization": const("jenkins"), "pipeline": str,
+    "queuedTime": Date}, legacy=frozenset({"organization", "cause", "causeOfBlockage"}))
 # PipelineImpl: jenkins-client blueocean_test.go (reference §1.3).
 PIPELINE = Shape({
     "_class": const("io.jenkins.blueocean.rest.impl.pipeline.PipelineImpl"),
-    "_links": links("self", "scm", "actions", "runs", "trends", "queue",
-                    optional=("activities",)),
+    # scm: only multibranch pipelines have an SCM resource; a plain one's link is dead.
+    "_links": links("self", "actions", "runs", "trends", "queue",
+                    optional=("activities", "scm")),
     "actions": list, "disabled": bool, "displayName": str, "estimatedDurationInMillis": int,
     "fullDisplayName": str, "fullName": str, "latestRun": Opt((RUN, QUEUED_RUN)), "name": str,
     "organization": const("jenkins"), "parameters": ListOf(PARAMETER),
@@ -155,9 +172,34 @@ STEP = Shape({
 EXTENSION_CLASS = Shape({
     "_class": const("io.jenkins.blueocean.service.embedded.rest.ExtensionClassImpl"),
     "_links": links("self"), "classes": ListOf(str)})
+# The map's class was an anonymous $1 until 2017 (the README's recording), then
+# BlueExtensionClassMapImpl.
 CLASSES = Shape({
-    "_class": const("io.jenkins.blueocean.service.embedded.rest.ExtensionClassContainerImpl$1"),
+    "_class": OneOf(frozenset({
+        "io.jenkins.blueocean.service.embedded.rest.ExtensionClassContainerImpl$1",
+        "io.jenkins.blueocean.service.embedded.rest.ExtensionClassContainerImpl"
+        "$BlueExtensionClassMapImpl"})),
     "_links": links("self"), "map": dict})
+ACTIONS = ListOf(ACTION)
+TEST_SUMMARY = Shape({
+    "_class": const("io.jenkins.blueocean.rest.model.BlueTestSummary"),
+    "_links": links("self"), **{key: int for key in (
+        "existingFailed", "failed", "fixed", "passed", "regressions", "skipped", "total")}})
+# BlueJUnitTrend (blueocean-rest-impl) and StageDurationTrend (blueocean-pipeline-api-impl).
+TREND = Shape({
+    "_class": OneOf(frozenset({
+        "io.jenkins.blueocean.service.embedded.rest.junit.BlueJUnitTrend",
+        "io.jenkins.blueocean.rest.impl.pipeline.StageDurationTrend"})),
+    "_links": links("self", "rows"), "columns": dict, "displayName": str, "id": str})
+TREND_ROWS = {
+    "junit": Shape({
+        "_class": const("io.jenkins.blueocean.service.embedded.rest.junit.BlueJUnitTrend"
+                        "$BlueJUnitTrendRow"), "id": str,
+        **{key: int for key in ("total", "passed", "fixed", "failed", "existingFailed",
+                                "regressions", "skipped")}}),
+    "stageDuration": Shape({
+        "_class": const("io.jenkins.blueocean.rest.impl.pipeline.StageDurationTrend"
+                        "$StageDurationTrendRow"), "id": str, "nodes": dict})}
 ERROR = Shape({"message": str, "code": int, "errors": list, "requestId": Opt(str)},
               optional=frozenset({"requestId"}))
 

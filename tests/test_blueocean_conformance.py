@@ -3,7 +3,8 @@
 We test these aspects, on SQLite and PostgreSQL, with real executions driven through
 the engine and the fake Jenkins (not hand-made rows):
 - runs queued (in the sidecar and in Jenkins' queue), running, paused on input,
-  succeeded (with a skipped stage), failed and aborted: the pipeline, pipelines list,
+  succeeded (with a skipped stage; started by a push, so with a change set), failed and
+  aborted: the pipeline, pipelines list,
   runs list, run, nodes, each node, node and run steps, each step (both URLs), step
   and run log headers are checked against tests/blueocean_shapes.py (exact key sets,
   types, date format, enumerations, `_links` ending in '/');
@@ -22,12 +23,9 @@ import pytest
 from sqlalchemy import select
 
 import blueocean_runs as runs
+from blueocean_runs import app, engine, fake, scenarios, store  # noqa: F401  (fixtures)
 from blueocean_shapes import (CLASSES, EXTENSION_CLASS, NODE, PIPELINE, QUEUE_ITEM, QUEUED_RUN,
                               RUN, STEP, check)
-from fakes.jenkins import FakeJenkins
-from sidecar.app import create_app
-from sidecar.engine.loop import Engine
-from sidecar.jenkins import JenkinsClient
 from sidecar.store.models import Approval
 
 RECORDED = Path("/work/shared/blueocean-recorded")
@@ -45,58 +43,6 @@ EXPECTED = {
     "failed": ((F, "FAILURE"), [(F, "FAILURE"), (F, "SUCCESS"), (F, "FAILURE")] + [SKIP] * 4),
     "aborted": ((F, "ABORTED"), [(F, "ABORTED"), (F, "ABORTED")] + [SKIP] * 5),
 }
-
-
-@pytest.fixture
-def fake():
-    with FakeJenkins(auto_start=True, api_tokens={"sidecar": runs.TOKEN}) as jenkins:
-        yield jenkins
-
-
-@pytest.fixture
-def app(database_url, fake):
-    app = create_app({"TESTING": True, "database_url": database_url})
-    jenkins = JenkinsClient(url=fake.url, user="sidecar", token=runs.TOKEN)
-    app.extensions["sidecar"].jenkins = jenkins
-    yield app
-    jenkins.close()
-    app.extensions["sidecar"].store.dispose()
-
-
-@pytest.fixture
-def store(app):
-    return app.extensions["sidecar"].store
-
-
-@pytest.fixture
-def engine(app, store, templates):
-    return Engine(store=store, jenkins=app.extensions["sidecar"].jenkins, templates=templates,
-                  queue_wait=0)
-
-
-@pytest.fixture
-def scenarios(app, store, engine, fake):
-    """Run number of each scenario of EXPECTED, all of one pipeline."""
-    runs.create_pipeline(store)
-    found = {"succeeded": runs.finish(store, engine, fake),
-             "failed": runs.finish(store, engine, fake, failing="step-0-1"),
-             "paused": runs.pause(store, engine, fake)}
-    run, build = runs.started(store, engine, fake)
-    build.start_stage("step-0-0")
-    build.append_log("step-0-0", "half")
-    engine.cycle()
-    found["running"] = run
-    run, build = runs.started(store, engine, fake)
-    build.start_stage("step-0-0")
-    engine.cycle()
-    assert app.test_client().put(f"{runs.BO_PIPELINE}runs/{run}/stop/").status_code == 200
-    engine.cycle()
-    found["aborted"] = run
-    fake.auto_start = False
-    found["jenkins-queue"] = runs.trigger(store)
-    engine.cycle()
-    found["queued"] = runs.trigger(store)
-    return found
 
 
 def _get(client, href: str):

@@ -11,7 +11,7 @@ We test these aspects, on SQLite and PostgreSQL:
 - the dotted, folder and id forms of a pipeline name reach the same pipeline; every
   path answers with and without its trailing slash; unknown pipelines, runs, nodes and
   steps are 404 in the error body shape; bad paging is 400;
-- the classes look-up answers every class asked for;
+- the classes look-up answers every class asked for (an unknown one: no classes);
 - lists cost a fixed number of queries, however many runs or steps they show.
 """
 
@@ -208,7 +208,8 @@ def test_classes(client):
     assert response.json["map"][wanted[1]]["classes"] == []
     one = client.get(f"/blue/rest/classes/{wanted[0]}/", headers=READER)
     assert check(one.json, EXTENSION_CLASS) == []
-    assert client.get(f"/blue/rest/classes/{wanted[1]}", headers=READER).status_code == 404
+    unknown = client.get(f"/blue/rest/classes/{wanted[1]}", headers=READER)
+    assert (unknown.status_code, unknown.json["classes"]) == (200, [])  # as Blue Ocean answers
     assert client.post("/blue/rest/classes", headers=READER, json={"q": "x"}).status_code == 400
 
 
@@ -224,6 +225,7 @@ def test_no_query_per_row(client, store):
         statements.clear()
         assert client.get(runs.BO_PIPELINE + path, headers=HEADERS).status_code == 200
         counts[path] = len(statements)
-    assert counts["runs/?limit=5"] == counts["runs/?limit=30"] <= 2
+    # One more query per page than rows would need: the runs' change sets.
+    assert counts["runs/?limit=5"] == counts["runs/?limit=30"] <= 3
     assert counts["runs/3/nodes/"] <= 3 and counts["runs/3/steps/"] <= 3
-    assert counts[""] <= 2 and counts["runs/3/"] <= 2
+    assert counts[""] <= 3 and counts["runs/3/"] <= 3

@@ -15,20 +15,20 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Mapping
 
 from sqlalchemy.exc import IntegrityError
 
 from sidecar import scm
 from sidecar.errors import ConfigError, Problem
-from sidecar.intake import bitbucket, github, gitlab, registries, signatures
+from sidecar.intake import bitbucket, commits, github, gitlab, registries, signatures
 from sidecar.services import executions, triggers
 from sidecar.services.callbacks import Unauthorized
 from sidecar.services.events import HookEvent, Ignored
 from sidecar.services.pipelines import NAME, Conflict
 from sidecar.store import Store
-from sidecar.store.models import Pipeline, WebhookDelivery
+from sidecar.store.models import ExecutionCommit, Pipeline, WebhookDelivery
 
 log = logging.getLogger(__name__)
 REFUSED = "invalid webhook signature or token, or unknown pipeline"
@@ -85,7 +85,8 @@ def receive(store: Store, delivery: Delivery) -> Outcome:
     if source.inline_config is None and not source.repository_url:
         raise ConfigError(Problem("the pipeline has neither an inline config nor a repository"))
     text = None if source.inline_config is not None else _config_at(delivery, source, event)
-    return _start(store, delivery, delivery_id, event, _request(event, text, source.triggers))
+    return _start(store, delivery, delivery_id, event, _request(event, text, source.triggers),
+                  commits.delivered(delivery.provider, payload))
 
 
 def _source(store: Store, pipeline_id: str) -> _Source | None:
@@ -176,7 +177,7 @@ def _image_branch(trigger_settings: dict) -> str:
 
 
 def _start(store: Store, delivery: Delivery, delivery_id: str, event: HookEvent,
-           request: executions.TriggerRequest) -> Outcome:
+           request: executions.TriggerRequest, delivered: list[commits.Commit]) -> Outcome:
     with store.session() as session:
         session.add(WebhookDelivery(provider=delivery.provider, delivery_id=delivery_id,
                                     pipeline_id=delivery.pipeline_id))
@@ -191,6 +192,8 @@ def _start(store: Store, delivery: Delivery, delivery_id: str, event: HookEvent,
             session.rollback()
             return Outcome(200, {"ignored": str(exc)})
         execution.triggered_by = f"webhook:{delivery.provider}"
+        execution.commits = [ExecutionCommit(position=n, **asdict(c))
+                             for n, c in enumerate(delivered)]
         log.info("%s delivery %s started %s (%s %s %s)", delivery.provider, delivery_id,
                  execution.id, event.event, event.branch, event.commit[:12])
         return Outcome(202, {"executionId": execution.id, "deliveryId": delivery_id,

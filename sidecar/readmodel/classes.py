@@ -1,57 +1,55 @@
-"""Blue Ocean's capability look-up (``/blue/rest/classes/``): each class and its ancestry.
+"""Blue Ocean's capability look-up (``/blue/rest/classes/``): what each class is.
 
-blueocean-core-js asks for the classes of every ``_class`` it receives and needs a
-``map`` entry for each, so a class it does not know still gets one, with no classes.
+Blue Ocean's ``ExtensionClassImpl.getClasses`` lists, in this order: the class's own
+``@Capability`` values, then for each superclass up the chain its name followed by its
+own ``@Capability`` values. It stops at ``java.*``, ``javax.*`` and ``com.sun.*`` and at
+a superclass whose name is listed already; interfaces are never listed. The same walk
+runs here over the declarations in ``sidecar.readmodel.java_classes``, so the answer for
+every ``_class`` the sidecar emits is the one Jenkins gives (the UI's step log link, for
+one, needs ``LogActionImpl`` to be a ``LogAction``).
+
+A class nobody declared answers an empty list, as Blue Ocean does for a class it cannot
+load; blueocean-core-js needs a ``map`` entry for every class it asks about.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sidecar.services.pipelines import NotFound
+from sidecar.readmodel import names
+from sidecar.readmodel.java_classes import CLASSES
 
-CONTAINER_CLASS = "io.jenkins.blueocean.service.embedded.rest.ExtensionClassContainerImpl$1"
+MAP_CLASS = "io.jenkins.blueocean.service.embedded.rest.ExtensionClassContainerImpl" \
+    "$BlueExtensionClassMapImpl"
 EXTENSION_CLASS = "io.jenkins.blueocean.service.embedded.rest.ExtensionClassImpl"
 ROOT = "/blue/rest/classes/"
-_MODEL = "io.jenkins.blueocean.rest.model."
-_RESOURCE = _MODEL + "Resource"
-CLASSES = {
-    "io.jenkins.blueocean.rest.impl.pipeline.PipelineImpl": [
-        "org.jenkinsci.plugins.workflow.job.WorkflowJob", "hudson.model.Job",
-        "io.jenkins.blueocean.service.embedded.rest.AbstractPipelineImpl",
-        _MODEL + "BluePipeline", _RESOURCE],
-    "io.jenkins.blueocean.rest.impl.pipeline.PipelineRunImpl": [
-        "org.jenkinsci.plugins.workflow.job.WorkflowRun",
-        "io.jenkins.blueocean.service.embedded.rest.AbstractRunImpl", _MODEL + "BlueRun",
-        _RESOURCE],
-    "io.jenkins.blueocean.service.embedded.rest.QueuedBlueRun": [_MODEL + "BlueRun", _RESOURCE],
-    "io.jenkins.blueocean.service.embedded.rest.QueueItemImpl": [
-        _MODEL + "BlueQueueItem", _RESOURCE],
-    "io.jenkins.blueocean.rest.impl.pipeline.PipelineNodeImpl": [
-        _MODEL + "BluePipelineNode", _MODEL + "BluePipelineStep", _RESOURCE],
-    "io.jenkins.blueocean.rest.impl.pipeline.PipelineStepImpl": [
-        _MODEL + "BluePipelineStep", _RESOURCE],
-    "io.jenkins.blueocean.rest.impl.pipeline.InputStepImpl": [_MODEL + "BlueInputStep", _RESOURCE],
-    "io.jenkins.blueocean.service.embedded.rest.OrganizationImpl": [
-        _MODEL + "BlueOrganization", _RESOURCE],
-}
+NOT_LISTED = ("java.", "javax.", "com.sun.")
 
 
-def class_document(name: str, *, strict: bool = True) -> dict[str, Any]:
-    """One ExtensionClassImpl. :raise NotFound: an unknown class, when strict."""
-    if strict and name not in CLASSES:
-        raise NotFound(f"Class {name} not found")
-    return {"_class": EXTENSION_CLASS,
-            "_links": {"self": _link(f"{ROOT}{name}/")}, "classes": CLASSES.get(name, [])}
+def ancestry(name: str) -> list[str]:
+    """The classes list of name, as Blue Ocean computes it."""
+    found: list[str] = []
+    current = CLASSES.get(name)
+    _add(found, current.capabilities if current else ())
+    while current is not None and current.extends and \
+            not current.extends.startswith(NOT_LISTED) and current.extends not in found:
+        found.append(current.extends)
+        current = CLASSES.get(current.extends)
+        _add(found, current.capabilities if current else ())
+    return found
 
 
-def classes_document(names: Iterable[str]) -> dict[str, Any]:
-    """The ExtensionClassContainer map for the classes asked for."""
-    names = list(dict.fromkeys(names))
-    return {"_class": CONTAINER_CLASS,
-            "_links": {"self": _link(f"{ROOT}?q={','.join(names)}/")},
-            "map": {name: class_document(name, strict=False) for name in names}}
+def _add(found: list[str], capabilities: Iterable[str]) -> None:
+    found.extend(c for c in capabilities if c not in found)
 
 
-def _link(href: str) -> dict[str, str]:
-    return {"_class": "io.jenkins.blueocean.rest.hal.Link", "href": href}
+def class_document(name: str) -> dict[str, Any]:
+    """One ExtensionClassImpl."""
+    return {"_class": EXTENSION_CLASS, "_links": {"self": names.link(f"{ROOT}{name}/")},
+            "classes": ancestry(name)}
+
+
+def classes_document(wanted: Iterable[str]) -> dict[str, Any]:
+    """The class map Blue Ocean answers a look-up of several classes with."""
+    return {"_class": MAP_CLASS, "_links": {"self": names.link(ROOT)},
+            "map": {name: class_document(name) for name in dict.fromkeys(wanted)}}

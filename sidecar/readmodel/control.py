@@ -1,4 +1,5 @@
-"""Run control through Blue Ocean: start with parameters, stop (optionally waiting), replay.
+"""Run control through Blue Ocean: start with parameters, stop (optionally waiting), replay,
+and disabling or enabling a pipeline.
 
 All three go through ``sidecar.services.executions``, so a run started here is the same as
 one started by the native API: recorded as Waiting, admitted and started by the engine.
@@ -15,7 +16,7 @@ from sidecar.errors import ConfigError, Problem, SidecarError
 from sidecar.readmodel import queries, states
 from sidecar.services import executions
 from sidecar.store import Store
-from sidecar.store.models import END_STATES, Execution
+from sidecar.store.models import END_STATES, Execution, ExecutionCommit, Pipeline
 
 MAX_STOP_WAIT = 60.0
 STOP_POLL = 0.1
@@ -62,7 +63,16 @@ def replay(session: Session, execution: Execution, user: str) -> Execution:
         raise NotReplayable("This run does not support replay")
     new = executions.rerun(session, execution.id)
     new.replay_of, new.triggered_by = execution.id, user
+    # Blue Ocean shows a replay the change set of the run it replays.
+    copied = [c.key for c in ExecutionCommit.__table__.columns if c.key != "execution_id"]
+    new.commits = [ExecutionCommit(**{key: getattr(commit, key) for key in copied})
+                   for commit in execution.commits]
     return new
+
+
+def set_disabled(pipeline: Pipeline, disabled: bool) -> None:
+    """Disable (no run starts, from any trigger) or enable a pipeline."""
+    pipeline.disabled = disabled
 
 
 def stop(session: Session, execution: Execution) -> Execution:

@@ -7,33 +7,49 @@ latest run of each in one query, since a pipeline's newest run is ``next_run - 1
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
+from typing import Callable
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload
 
 from sidecar import config
 from sidecar.config.model import Parameter
 from sidecar.errors import SidecarError
 from sidecar.services.pipelines import NotFound
-from sidecar.store.models import Approval, Execution, Pipeline
+from sidecar.store.models import Approval, Execution, ExecutionCommit, Pipeline
 
 # What a run document reads: never the rendered Jenkinsfile, pod YAML or config snapshot,
-# which can be hundreds of KB per run.
-RUN_COLUMNS = load_only(
+# which can be hundreds of KB per run; its change set in one more query per page.
+RUN_COLUMNS = (load_only(
     Execution.id, Execution.pipeline_id, Execution.run, Execution.state,
     Execution.jenkins_build, Execution.trigger_type, Execution.triggered_by,
     Execution.replay_of, Execution.commit, Execution.created_at, Execution.started_at,
-    Execution.ended_at)
+    Execution.ended_at), selectinload(Execution.commits))
 
 
-def pipelines_page(session: Session, start: int,
-                   limit: int) -> list[tuple[Pipeline, Execution | None]]:
-    """A page of pipelines by id, each with its newest run."""
-    page = list(session.scalars(select(Pipeline).order_by(Pipeline.id)
-                                .offset(start).limit(limit)))
+AUTHOR_ROWS = 100  # commits looked at to find an author in a project the caller sees
+
+
+def pipelines_page(session: Session, start: int, limit: int, *, named: str | None = None
+                   ) -> list[tuple[Pipeline, Execution | None]]:
+    """A page of pipelines by id, each with its newest run; named: a Blue Ocean glob."""
+    query = select(Pipeline)
+    if named is not None:
+        query = query.where(_named(named))
+    page = list(session.scalars(query.order_by(Pipeline.id).offset(start).limit(limit)))
     latest = latest_runs(session, page)
     return [(pipeline, latest.get(pipeline.id)) for pipeline in page]
+
+
+def _named(pattern: str):
+    """Blue Ocean's search: a glob over the full name, without case; no '*': exact."""
+    full_name = literal("sidecar.") + Pipeline.project + literal(".") + Pipeline.name
+    if "*" not in pattern:
+        return full_name == pattern
+    like = re.sub(r"([\\%_])", r"\\\1", pattern.lower()).replace("*", "%").replace("?", "_")
+    return func.lower(full_name).like(like, escape="\\")
 
 
 def latest_runs(session: Session, pipelines: list[Pipeline]) -> dict[str, Execution]:
@@ -42,7 +58,7 @@ def latest_runs(session: Session, pipelines: list[Pipeline]) -> dict[str, Execut
               for p in pipelines if p.next_run > 1]
     if not wanted:
         return {}
-    query = select(Execution).options(RUN_COLUMNS).where(or_(*wanted))
+    query = select(Execution).options(*RUN_COLUMNS).where(or_(*wanted))
     return {e.pipeline_id: e for e in session.scalars(query)}
 
 
@@ -56,7 +72,7 @@ def pipeline(session: Session, pipeline_id: str) -> Pipeline:
 
 def runs_page(session: Session, pipeline_id: str, start: int, limit: int) -> list[Execution]:
     """A page of a pipeline's runs, newest first (queued runs are the newest)."""
-    return list(session.scalars(select(Execution).options(RUN_COLUMNS)
+    return list(session.scalars(select(Execution).options(*RUN_COLUMNS)
                                 .where(Execution.pipeline_id == pipeline_id)
                                 .order_by(Execution.run.desc()).offset(start).limit(limit)))
 
@@ -71,11 +87,40 @@ def run(session: Session, pipeline_id: str, number: str, *, steps: bool = False)
         query = query.options(selectinload(Execution.steps), joinedload(Execution.pipeline),
                               defer(Execution.jenkinsfile), defer(Execution.pod_yaml))
     else:
-        query = query.options(RUN_COLUMNS)
+        query = query.options(*RUN_COLUMNS)
     found = session.scalars(query).first()
     if found is None:
         raise NotFound(f"Run {number} not found in pipeline {pipeline_id}")
     return found
+
+
+def queued_runs(session: Session, pipeline_id: str) -> list[Execution]:
+    """The pipeline's runs that wait for Jenkins, newest first: its Blue Ocean queue."""
+    waiting = or_(Execution.state.in_(("Waiting", "Queueing")),
+                  and_(Execution.state == "Building", Execution.jenkins_build.is_(None)))
+    return list(session.scalars(select(Execution).options(*RUN_COLUMNS)
+                                .where(Execution.pipeline_id == pipeline_id, waiting)
+                                .order_by(Execution.run.desc())))
+
+
+def runs_with_steps(session: Session, pipeline_id: str, start: int,
+                    limit: int) -> list[Execution]:
+    """A page of runs with their steps (for per-run node figures), newest first."""
+    return list(session.scalars(select(Execution).options(
+        load_only(Execution.id, Execution.pipeline_id, Execution.run, Execution.state),
+        selectinload(Execution.steps)).where(Execution.pipeline_id == pipeline_id)
+        .order_by(Execution.run.desc()).offset(start).limit(limit)))
+
+
+def commit_author(session: Session, author_id: str,
+                  visible: Callable[[str], bool]) -> ExecutionCommit | None:
+    """The newest delivered commit by author_id in a project visible() accepts, or None."""
+    rows = session.execute(
+        select(ExecutionCommit, Execution.project)
+        .join(Execution, Execution.id == ExecutionCommit.execution_id)
+        .where(ExecutionCommit.author_id == author_id)
+        .order_by(ExecutionCommit.timestamp.desc()).limit(AUTHOR_ROWS))
+    return next((commit for commit, project in rows if visible(project)), None)
 
 
 def pending_approvals(session: Session, execution_id: str) -> dict[tuple[int, int], Approval]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from sidecar.readmodel import names, states
+from sidecar.readmodel import changes, names, states
 from sidecar.store.models import Execution, Pipeline
 
 PIPELINE_CLASS = "io.jenkins.blueocean.rest.impl.pipeline.PipelineImpl"
@@ -18,15 +18,19 @@ RUN_CLASS = "io.jenkins.blueocean.rest.impl.pipeline.PipelineRunImpl"
 QUEUED_RUN_CLASS = "io.jenkins.blueocean.service.embedded.rest.QueuedBlueRun"
 QUEUE_ITEM_CLASS = "io.jenkins.blueocean.service.embedded.rest.QueueItemImpl"
 CAUSE_CLASS = "io.jenkins.blueocean.service.embedded.rest.AbstractRunImpl$BlueCauseImpl"
-RUN_LINKS = ("tests", "nodes", "log", "blueTestSummary", "actions", "steps", "changeSet",
-             "artifacts")
+# The @Navigable getters of BlueRun, then PipelineRunImpl's; a queued run has BlueRun's only.
+QUEUED_RUN_LINKS = ("changeSet", "artifacts", "actions", "tests", "blueTestSummary", "log")
+RUN_LINKS = QUEUED_RUN_LINKS + ("nodes", "steps")
+# BluePipeline's, but scm: a plain pipeline has no SCM resource (Blue Ocean's link is dead).
+PIPELINE_LINKS = ("actions", "runs", "trends", "queue")
+BLOCKAGE = "Waiting for next available executor"
 SUMMARIES = {"SUCCESS": "stable", "FAILURE": "broken since this build", "ABORTED": "aborted"}
 CAUSES = {"webhook": "Started by an SCM change", "cron": "Started by timer",
           "image": "Started by an image push"}
 PARAMETER_CLASSES = {"string": ("StringParameterDefinition", "StringParameterValue"),
                      "boolean": ("BooleanParameterDefinition", "BooleanParameterValue"),
                      "choice": ("ChoiceParameterDefinition", "StringParameterValue"),
-                     "text": ("TextParameterDefinition", "StringParameterValue"),
+                     "text": ("TextParameterDefinition", "TextParameterValue"),
                      "password": ("PasswordParameterDefinition", "PasswordParameterValue")}
 
 
@@ -37,8 +41,8 @@ def pipeline_document(pipeline: Pipeline, latest: Execution | None, *, can_write
     base = names.pipeline_href(pipeline.id)
     return {
         "_class": PIPELINE_CLASS,
-        "_links": names.links(base, "scm", "actions", "runs", "trends", "queue"),
-        "actions": [], "disabled": False, "displayName": name,
+        "_links": names.links(base, *PIPELINE_LINKS),
+        "actions": [], "disabled": bool(pipeline.disabled), "displayName": name,
         "estimatedDurationInMillis": -1, "fullDisplayName": name, "fullName": name,
         "latestRun": run_document(latest, pipeline.next_run - 1) if latest else None,
         "name": name, "organization": names.ORGANIZATION,
@@ -82,10 +86,10 @@ def queued_run_document(execution: Execution) -> dict[str, Any]:
     base = names.run_href(execution.pipeline_id, execution.run)
     return {
         "_class": QUEUED_RUN_CLASS,
-        "_links": names.links(base, *RUN_LINKS,
+        "_links": names.links(base, *QUEUED_RUN_LINKS,
                               parent=names.pipeline_href(execution.pipeline_id)),
         **_common(execution),
-        "causeOfBlockage": "Waiting for next available executor",
+        "causeOfBlockage": BLOCKAGE,
         "durationInMillis": None, "enQueueTime": names.date(execution.created_at),
         "endTime": None, "estimatedDurationInMillis": None, "queueId": str(execution.run),
         "replayable": False, "result": "UNKNOWN", "runSummary": None, "startTime": None,
@@ -94,12 +98,13 @@ def queued_run_document(execution: Execution) -> dict[str, Any]:
 
 
 def queue_item_document(execution: Execution) -> dict[str, Any]:
-    """A QueueItemImpl, as Blue Ocean answers a replay."""
+    """A QueueItemImpl: a run waiting for Jenkins, in the pipeline's queue."""
     base = names.pipeline_href(execution.pipeline_id)
     return {
         "_class": QUEUE_ITEM_CLASS,
         "_links": {"parent": names.link(base),
                    "self": names.link(f"{base}queue/{execution.run}/")},
+        "cause": [_cause(execution)], "causeOfBlockage": BLOCKAGE,
         "expectedBuildNumber": execution.run, "id": str(execution.run),
         "organization": names.ORGANIZATION, "pipeline": names.bo_name(execution.pipeline_id),
         "queuedTime": names.date(execution.created_at),
@@ -131,7 +136,8 @@ def parameter_definition(parameter: Any) -> dict[str, Any]:
 
 def _common(execution: Execution) -> dict[str, Any]:
     return {"actions": [], "artifactsZipFile": None, "causeOfBlockage": None,
-            "causes": [_cause(execution)], "changeSet": [], "description": None,
+            "causes": [_cause(execution)], "changeSet": changes.change_set(execution),
+            "description": None,
             "id": str(execution.run), "name": None, "organization": names.ORGANIZATION,
             "pipeline": names.bo_name(execution.pipeline_id)}
 

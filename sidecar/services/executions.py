@@ -53,6 +53,8 @@ def trigger(session: Session, pipeline_id: str, request: TriggerRequest) -> Exec
     run -= 1
     pipeline = session.get(Pipeline, pipeline_id)
     session.refresh(pipeline)
+    if pipeline.disabled:
+        raise Conflict(f"pipeline {pipeline_id} is disabled")
     text = request.config_text if request.config_text is not None else pipeline.inline_config
     if text is None:
         raise ConfigError(Problem("the pipeline has no inline config; pass a config to run"))

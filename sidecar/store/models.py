@@ -63,6 +63,8 @@ class Pipeline(Base):
     """Credential for the Git provider's API, to read the config at a pushed commit."""
     triggers: Mapped[dict] = mapped_column(JSON, default=dict)
     next_run: Mapped[int] = mapped_column(Integer, default=1)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A disabled pipeline starts no runs (Blue Ocean's disable/enable)."""
     last_run_state: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow,
@@ -117,6 +119,8 @@ class Execution(Base):
     steps: Mapped[list[StepState]] = relationship(
         back_populates="execution", order_by="(StepState.stage_index, StepState.step_index)",
         cascade="all, delete-orphan")
+    commits: Mapped[list[ExecutionCommit]] = relationship(
+        order_by="ExecutionCommit.position", cascade="all, delete-orphan")
 
 
 class StepState(Base):
@@ -135,6 +139,22 @@ class StepState(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     execution: Mapped[Execution] = relationship(back_populates="steps")
+
+
+class ExecutionCommit(Base):
+    """A commit the webhook that started an execution delivered: its change set."""
+
+    __tablename__ = "execution_commits"
+
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commit_id: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str] = mapped_column(Text, default="")
+    author_id: Mapped[str] = mapped_column(String(200), index=True)
+    author_name: Mapped[str] = mapped_column(String(200), default="")
+    timestamp: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    affected_paths: Mapped[list] = mapped_column(JSON, default=list)
 
 
 class Setting(Base):

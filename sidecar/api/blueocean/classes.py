@@ -30,5 +30,5 @@ def look_up_by_query():
 
 @route(bp, "/blue/rest/classes/<name>")
 def get_class(name: str):
-    """One class and what it is. :raise 404: unknown"""
+    """One class and what it is (an unknown class: nothing, as in Blue Ocean)."""
     return jsonify(classes.class_document(name))

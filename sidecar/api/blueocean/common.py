@@ -67,6 +67,13 @@ def paged(items: list, start: int, limit: int) -> Response:
     return response
 
 
+def empty_response() -> Response:
+    """Jenkins' answer to a void web method: 200, no body, no content type."""
+    response = Response(status=200)
+    del response.headers["Content-Type"]
+    return response
+
+
 def flag(name: str, default: bool = False) -> bool:
     """A true/false query parameter. :raise ConfigError:"""
     text = request.args.get(name)
