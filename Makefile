@@ -1,4 +1,6 @@
 # Quick start: `make run` and `make test` on a fresh machine; both install what they need.
+# `make run` installs only what `serve` needs (the package and its runtime dependencies);
+# `make test` adds the test extras and the Debian packages the tests use.
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -6,10 +8,10 @@ BLUEOCEAN_CLIENT := tests/blueocean_client
 # Debian's groovy package finds Java through default-java.
 export JAVA_HOME ?= /usr/lib/jvm/default-java
 
-.PHONY: run test install system-deps lint bench clean
+.PHONY: run test install install-run system-deps lint bench clean
 
 # The service with its embedded defaults: SQLite in build/, the example pipelines, no Jenkins.
-run: install
+run: install-run
 	mkdir -p build
 	SIDECAR_DATABASE_URL=$${SIDECAR_DATABASE_URL:-sqlite:///build/jenkins-sidecar.db} \
 	SIDECAR_EXAMPLES_DIR=$${SIDECAR_EXAMPLES_DIR:-examples} \
@@ -21,11 +23,18 @@ test: install system-deps $(BLUEOCEAN_CLIENT)/node_modules/.installed
 	postgres_url=$$(scripts/ensure-postgres.sh) && \
 	TEST_POSTGRES_URL=$$postgres_url TEST_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest
 
+# Everything: the service, and the tools and libraries the tests use.
 install: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+install-run: $(VENV)/.installed-run
+
+$(VENV)/.installed-run: setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.installed-run
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@
 

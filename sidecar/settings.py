@@ -39,7 +39,7 @@ class ServiceSettings:
     jenkins_timeout: float = _setting(10.0, "seconds per Jenkins request")
     sync_interval: float = _setting(3.0, "seconds between two sync cycles")
     callback_url: str = _setting("", "base URL at which agent pods reach the sidecar, e.g. "
-                                 "http://jenkins-sidecar.jenkins:8081; empty: no node reports")
+                                 "http://jenkins-sidecar.jenkins.svc:8080; empty: no node reports")
     agent_namespace: str = _setting("jenkins-agents", "namespace of the agent pods")
     kubernetes_api: str = _setting("", "'' = in-cluster config, else kubeconfig, else off; "
                                    "'off'; or the API server URL")
