@@ -182,6 +182,8 @@ class Sender:
         apprise_log = logging.getLogger("apprise")  # see the module docstring
         apprise_log.propagate = False
         apprise_log.setLevel(logging.WARNING)
+        # urllib3 writes each request line, tokens in the path and all, at debug level.
+        logging.getLogger("urllib3.connectionpool").setLevel(logging.INFO)
 
     def send(self, channel: Channel, message: Message) -> None:
         """Deliver once. :raise NotifyError:"""
