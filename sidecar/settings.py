@@ -64,6 +64,9 @@ class ServiceSettings:
                                "line: time, level, logger, message, request and execution ids)")
     allow_anonymous: bool = _setting(False, "allow anonymous API access on a non-loopback "
                                      "address when no token file is set")
+    outbound_allow: str = _setting("", "comma-separated hosts and CIDRs that outbound calls "
+                                   "(SCM API, webhooks) may reach although private, loopback "
+                                   "or link-local, e.g. 127.0.0.1/32,git.internal")
 
     def validate(self) -> None:
         """Fail with every problem at once when a value cannot work."""

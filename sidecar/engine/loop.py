@@ -20,6 +20,7 @@ from sidecar.config.templates import TemplateSet
 from sidecar.engine.admission import ACTIVE, admit
 from sidecar.engine.approval_loop import ApprovalWorker
 from sidecar.engine.nodes import record_nodes
+from sidecar.engine.notify_loop import NotificationWorker
 from sidecar.engine.podsecurity import PodSecurityGate
 from sidecar.engine.starter import Starter
 from sidecar.engine.sync import sync_execution
@@ -27,6 +28,7 @@ from sidecar.engine.warmth import NodeRoom
 from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
 from sidecar.kube import KubeError, PodLocator
 from sidecar.notify import WebhookSender
+from sidecar.notify.guard import Client
 from sidecar.services import executions, nodecaches, retention
 from sidecar.store import Store
 from sidecar.store.models import Execution, utcnow
@@ -51,7 +53,7 @@ class Engine:
                  pods: PodLocator | None = None, pod_lost_grace: float = 120.0,
                  callback_url: str = "", notifier: WebhookSender | None = None,
                  public_url: str = "", notify_backoff: float = 5.0,
-                 retention_interval: float = 0.0):
+                 retention_interval: float = 0.0, outbound: Client | None = None):
         self._store, self._jenkins, self._interval = store, jenkins, interval
         self._start_workers = start_workers
         self._pods, self._pod_lost_grace = pods, timedelta(seconds=pod_lost_grace)
@@ -63,6 +65,8 @@ class Engine:
                                 pod_security=gate)
         self._approvals = ApprovalWorker(store=store, jenkins=jenkins, notifier=notifier,
                                          public_url=public_url, notify_backoff=notify_backoff)
+        self._notifications = NotificationWorker(store=store, client=outbound,
+                                                 public_url=public_url, backoff=notify_backoff)
 
     def cycle(self) -> CycleReport:
         """Admit, start and follow once."""
@@ -90,6 +94,7 @@ class Engine:
                 sync_execution(session, executions.get(session, execution_id), self._jenkins)
             report.followed += 1
         self._approvals.cycle()  # after sync: new approvals are notified in the same cycle
+        self._notifications.cycle()
         self._sweep()
         if self._pods is not None:
             self._watch_pods()

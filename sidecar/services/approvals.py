@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sidecar import render
 from sidecar.errors import ConfigError, Problem
 from sidecar.jenkins import InputRequest, JenkinsClient, JenkinsError, JenkinsUnavailable
-from sidecar.services import executions
+from sidecar.services import executions, notifications
 from sidecar.services.access import Forbidden, Principal
 from sidecar.services.pipelines import Conflict, NotFound
 from sidecar.store.models import Approval, Execution, StepState, utcnow
@@ -67,14 +67,16 @@ def follow(session: Session, execution: Execution, jenkins: JenkinsClient) -> No
             next((i for i in inputs if i.id.lower() == input_id.lower()), None)
         if found is None:
             continue  # Jenkins has not registered the input yet: the next cycle looks again
-        session.add(Approval(
+        approval = Approval(
             execution_id=execution.id, stage_index=step.stage_index,
             step_index=step.step_index, input_id=input_id, jenkins_input_id=found.id,
             message=found.message or options["message"], ok_text=options.get("ok", "Proceed"),
             submitters=list(options.get("submitters") or []),
             parameters=[_definition(p) for p in options.get("parameters") or ()],
             state="Pending", created_at=utcnow(),
-            timeout_at=utcnow() + timedelta(minutes=options.get("timeout", 60))))
+            timeout_at=utcnow() + timedelta(minutes=options.get("timeout", 60)))
+        session.add(approval)
+        notifications.on_pending(session, execution, approval)
     session.flush()
 
 

@@ -121,6 +121,8 @@ class Execution(Base):
         cascade="all, delete-orphan")
     commits: Mapped[list[ExecutionCommit]] = relationship(
         order_by="ExecutionCommit.position", cascade="all, delete-orphan")
+    notifications: Mapped[list[NotificationDelivery]] = relationship(
+        order_by="NotificationDelivery.id", cascade="all, delete-orphan")
 
 
 class StepState(Base):
@@ -243,3 +245,48 @@ class NodeCache(Base):
     state: Mapped[str] = mapped_column(String(20), default="present")
     """'present', or 'pruned' once gc removed it."""
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notifier(Base):
+    """A notification channel a project registered; its secret is write-only."""
+
+    __tablename__ = "notifiers"
+
+    project: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    type: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    secret: Mapped[str] = mapped_column(String(500), default="")
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    """E-mail: host, port, tls, user, from."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class NotificationDelivery(Base):
+    """The outbox: one message about one execution event to one notifier.
+
+    Written in the transaction that changes the execution's state; ``delivery_id``
+    (execution, condition, notifier) makes a second write of the same event a no-op.
+    """
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (Index("ix_notification_deliveries_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(500), unique=True)
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), index=True)
+    notifier: Mapped[str] = mapped_column(String(100))
+    condition: Mapped[str] = mapped_column(String(20))
+    recipients: Mapped[list] = mapped_column(JSON, default=list)
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    """The execution's fields at the event, as the message template sees them."""
+    template: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20), default="Queued")
+    """Queued (due at next_attempt_at), Sent, or Failed (no more attempts)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    template_error: Mapped[str] = mapped_column(Text, default="")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
