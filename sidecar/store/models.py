@@ -90,6 +90,18 @@ class Execution(Base):
                                                  index=True)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Following a run (sidecar.engine.changes): the build's pushes ask for a look, the
+    # engine counts what it has seen; detail is read at least every reconcile interval.
+    pushes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Step reports the build pushed through its callback (only ever incremented)."""
+    pushes_seen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    look_again: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The last look found a change under way (a reported end not yet in Jenkins)."""
+    detailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # One bad execution never stalls the others (sidecar.engine.isolation).
+    errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Unexpected failures in a row while starting or following it."""
+    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     pipeline: Mapped[Pipeline] = relationship(back_populates="executions")
     steps: Mapped[list[StepState]] = relationship(
@@ -109,6 +121,8 @@ class StepState(Base):
     state: Mapped[str] = mapped_column(String(20), default="Waiting")
     jenkins_node_id: Mapped[str | None] = mapped_column(String(50))
     log_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    end_reported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The build pushed this step's end; the engine looks until Jenkins shows it."""
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
