@@ -18,8 +18,7 @@ to the target 2 + changes + running/10; and the most cycles a change took to sho
 With ``--compare``, the same with ``--reconcile 0`` (every running build read every
 cycle, the behaviour before following by changes).
 
-Request counts are deterministic; wall time is not reported (see benchmarks/api_load.py
-for timings). Run by hand:
+Request counts are deterministic; wall time is not reported. Run by hand:
 
     .venv/bin/python benchmarks/sync_cost.py [--running 20,200,1000] [--changes 10]
         [--cycles 40] [--warmup 20] [--reconcile 30] [--compare]

@@ -139,7 +139,7 @@ class JenkinsClient:
         flyweight executor in ``oneOffExecutors`` from start to end (on the built-in node),
         and each agent scope a PlaceholderExecutable in the agent's ``executors``; both
         export the run's ``url`` and ``number``. Executors of runs our user may not read
-        show ``null``, so a run missing here is one to look at, never one that ended.
+        show ``null``: a run missing here is one to look at, not one known to have ended.
         """
         response = self._request("GET", "/computer/api/json", params={"tree": RUNNING_TREE})
         return parse_json(models.running_builds, response, "/computer/api/json")

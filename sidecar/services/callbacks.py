@@ -24,7 +24,6 @@ from sidecar.services import executions
 from sidecar.services.pipelines import NotFound
 from sidecar.store.models import END_STATES, Execution, StepState
 
-
 STEP_EVENTS = ("start", "end")
 INDEX_LIMIT = 2**31  # beyond any column's range
 
