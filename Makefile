@@ -44,6 +44,12 @@ system-deps:
 			$$(command -v npm >/dev/null || echo npm) $$(command -v go >/dev/null || echo golang-go) >/dev/null; \
 	fi
 	@npm --version && go version
+	@# pg_dump and pg_restore back `jenkins-sidecar db backup|restore` on PostgreSQL.
+	@if ! command -v pg_dump >/dev/null; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql-client >/dev/null; \
+	fi
 
 bench: install
 	$(BIN)/python benchmarks/render.py

@@ -12,7 +12,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from sidecar.api import (approvals, auth, blueocean_input, callbacks, errors, executions, health,
-                         hooks, nodes, openapi, pipelines, render)
+                         hooks, nodes, openapi, pipelines, render, requestlog)
 from sidecar.api.blueocean import BLUEPRINTS as BLUE_OCEAN
 from sidecar.config.templates import TemplateSet, load_templates
 from sidecar.engine.loop import Engine
@@ -59,7 +59,8 @@ class Sidecar:
                         reconcile=self.settings.sync_reconcile,
                         callback_url=self.settings.callback_url,
                         pod_lost_grace=self.settings.pod_lost_grace,
-                        notifier=self._approval_notifier(), public_url=self.settings.public_url)
+                        notifier=self._approval_notifier(), public_url=self.settings.public_url,
+                        retention_interval=self.settings.retention_interval)
         threading.Thread(target=engine.run, args=(stop,), name="sidecar-engine",
                          daemon=True).start()
         return stop
@@ -104,6 +105,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                                 timeout=settings.jenkins_timeout)
     tokens = load_tokens(settings.api_tokens_file) if settings.api_tokens_file else None
     app.extensions["sidecar"] = Sidecar(settings, store, templates, jenkins, tokens)
+    app.register_blueprint(requestlog.bp)  # first: every later failure has its request id
     errors.register(app)
     for blueprint in (auth.bp, openapi.bp, health.bp, pipelines.bp, executions.bp,
                       callbacks.bp, render.bp, hooks.bp, nodes.bp, approvals.bp,

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
 from pathlib import Path
 
-from sidecar import cache, config, render
+from sidecar import cache, config, logs, render
 from sidecar.config.quantity import parse_quantity
 from sidecar.config.schema import pipeline_schema
 from sidecar.config.templates import load_templates
@@ -21,6 +22,7 @@ from sidecar.config.when import branch_matches
 from sidecar.errors import ConfigError, SidecarError
 
 EXIT_INVALID = 2
+log = logging.getLogger("sidecar")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     schema_cmd.set_defaults(handler=_schema)
 
     _add_cache_commands(commands)
+    _add_db_commands(commands)
 
     serve_cmd = commands.add_parser("serve", help="run the HTTP service (settings: SIDECAR_*)")
     serve_cmd.add_argument("--bind", help="address:port to listen on (SIDECAR_BIND)")
@@ -89,6 +92,45 @@ def _add_cache_commands(commands) -> None:
     gc_cmd.add_argument("--every", type=float, metavar="SECONDS",
                         help="repeat forever with this pause (as a DaemonSet does)")
     gc_cmd.set_defaults(handler=_cache_gc)
+
+
+def _add_db_commands(commands) -> None:
+    db_cmd = commands.add_parser("db", help="the database named by SIDECAR_DATABASE_URL")
+    actions = db_cmd.add_subparsers(dest="db_command", required=True)
+    actions.add_parser("upgrade", help="apply every migration (the service does it at start)")
+    actions.add_parser("current", help="print the schema revision the database is at")
+    actions.add_parser("history", help="list the migrations, oldest first")
+    actions.add_parser("backup", help="write a consistent copy (SQLite online backup; "
+                       "PostgreSQL pg_dump)").add_argument("file", type=Path)
+    actions.add_parser("restore", help="replace the database's content with a backup "
+                       "(stop the service first)").add_argument("file", type=Path)
+    db_cmd.set_defaults(handler=_db)
+
+
+def _db(args: argparse.Namespace) -> int:
+    from sidecar.settings import settings_from
+    from sidecar.store import Store, admin
+
+    url = settings_from(os.environ).database_url
+    if args.db_command == "history":
+        for revision in admin.history():
+            print(f"{revision.down or '<base>'} -> {revision.id}: {revision.doc}")
+    elif args.db_command == "backup":
+        admin.backup(url, args.file)
+        print(f"backed up to {args.file}", file=sys.stderr)
+    elif args.db_command == "restore":
+        admin.restore(url, args.file)
+        print(f"restored from {args.file}", file=sys.stderr)
+    else:
+        store = Store(url)
+        try:
+            if args.db_command == "upgrade":
+                store.migrate()
+            current = admin.current_revision(store)
+        finally:
+            store.dispose()
+        print(f"{current or '<empty>'}{' (head)' if current == admin.head() else ''}")
+    return 0
 
 
 def _cache_gc(args: argparse.Namespace) -> int:
@@ -166,15 +208,20 @@ def _validate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from sidecar.app import create_app
     from sidecar.server import run_gunicorn
+    from sidecar.settings import settings_from
 
+    overrides = {"bind": args.bind} if args.bind else None
+    settings = settings_from(os.environ, overrides)  # a bad value: one clear line, exit 2
+    logs.configure(settings.log_level, settings.log_format)
     # Built before gunicorn starts, so a bad setting is one clear line, not a worker crash.
-    app = create_app({"bind": args.bind} if args.bind else None)
+    app = create_app(overrides)
     state = app.extensions["sidecar"]
-    print(f"Jenkins: {state.jenkins_status()}", file=sys.stderr)
+    log.info("Jenkins: %s", state.jenkins_status())
     # The engine runs once, in this (the master) process; workers only serve HTTP.
     stop = state.start_engine()
     try:
         run_gunicorn(app, bind=state.settings.bind, threads=args.threads,
+                     log_level=state.settings.log_level, log_format=state.settings.log_format,
                      after_fork=state.store.after_fork)
     finally:
         if stop is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from sidecar.logs import gunicorn_logconfig
+
 
 class _Gunicorn(BaseApplication):
     def __init__(self, app: Flask, options: dict):
@@ -19,13 +21,12 @@ class _Gunicorn(BaseApplication):
         return self._app
 
 
-def run_gunicorn(app: Flask, *, bind: str, threads: int, after_fork=None) -> None:
-    """Serve app until stopped; access log to stdout, errors to stderr."""
+def run_gunicorn(app: Flask, *, bind: str, threads: int, log_level: str = "INFO",
+                 log_format: str = "text", after_fork=None) -> None:
+    """Serve app until stopped; every log line (gunicorn's too) through sidecar.logs."""
+    # No gunicorn access log: the app writes one line per request with its request id.
     options = {"bind": bind, "workers": 1, "worker_class": "gthread", "threads": threads,
-               "accesslog": "-", "errorlog": "-",
-               # The path without its query: Docker Hub hooks carry their secret in ?token=.
-               "access_log_format": '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s '
-                                    '"%(f)s" "%(a)s"'}
+               "logconfig_dict": gunicorn_logconfig(log_level, log_format)}
     if after_fork is not None:
         options["post_fork"] = lambda _server, _worker: after_fork()
     _Gunicorn(app, options).run()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from sidecar.errors import ConfigError, Problem
+from sidecar.logs import FORMATS, LEVELS
 
 PREFIX = "SIDECAR_"
 
@@ -59,6 +60,11 @@ class ServiceSettings:
                                             secret=True)
     public_url: str = _setting("", "base URL of this service as callers reach it, for the "
                                "links in approval webhooks")
+    retention_interval: float = _setting(600.0, "seconds between two retention sweeps of the "
+                                         "engine (discarded runs, old webhook ids); 0 = never")
+    log_level: str = _setting("INFO", "DEBUG, INFO, WARNING or ERROR")
+    log_format: str = _setting("text", "text (one escaped line each) or json (one object a "
+                               "line: time, level, logger, message, request and execution ids)")
     allow_anonymous: bool = _setting(False, "allow anonymous API access on a non-loopback "
                                      "address when no token file is set")
 
@@ -72,6 +78,12 @@ class ServiceSettings:
         if self.kubernetes_api not in ("", "off") and \
                 not self.kubernetes_api.startswith(("http://", "https://")):
             problems.append(_problem("kubernetes_api", "must be empty, 'off' or an http(s) URL"))
+        if self.retention_interval < 0:
+            problems.append(_problem("retention_interval", "must be 0 (never) or more"))
+        if self.log_level not in LEVELS:
+            problems.append(_problem("log_level", f"must be one of {', '.join(LEVELS)}"))
+        if self.log_format not in FORMATS:
+            problems.append(_problem("log_format", "must be text or json"))
         if self.sync_interval <= 0:
             problems.append(_problem("sync_interval", "must be more than 0 seconds"))
         if not self.sync_reconcile >= 0:  # NaN fails too

@@ -8,7 +8,6 @@ Client errors say what was wrong; unexpected errors say only that something fail
 from __future__ import annotations
 
 import logging
-import uuid
 
 from flask import Blueprint, Flask, g, jsonify
 from sqlalchemy.exc import OperationalError
@@ -30,11 +29,6 @@ def envelope(code: int, message: str, errors: list[dict] | None = None):
     body = {"message": message, "code": code, "errors": errors or [],
             "requestId": getattr(g, "request_id", None)}
     return jsonify(body), code
-
-
-@bp.before_app_request
-def _request_id() -> None:
-    g.request_id = uuid.uuid4().hex
 
 
 @bp.app_errorhandler(HTTPException)

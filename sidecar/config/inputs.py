@@ -87,6 +87,12 @@ class ProjectSettings:
     affinity_key: str = _field("affinityKey", "metadata.name",
                                {"enum": ["metadata.name", "kubernetes.io/hostname"]},
                                "match the node by name (exact) or by its hostname label")
+    num_to_keep: int = _field("numToKeep", 1000, {"type": "integer", "minimum": 0},
+                              "finished runs kept per pipeline whose config has no discarder "
+                              "(in the sidecar and in Jenkins); 0 = keep all")
+    days_to_keep: int = _field("daysToKeep", 0, {"type": "integer", "minimum": 0},
+                               "days a finished run is kept when the config has no "
+                               "discarder; 0 = no age limit")
     service_account: str = _field("serviceAccount", "jenkins-agent",
                                   {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},
                                   "service account of agent pods (never cluster-admin)")

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
 
 from sidecar.config.templates import TemplateSet
 from sidecar.engine.admission import admit
@@ -26,7 +26,7 @@ from sidecar.engine.warmth import NodeRoom
 from sidecar.jenkins import JenkinsClient, JenkinsError
 from sidecar.kube import KubeError, PodLocator
 from sidecar.notify import WebhookSender
-from sidecar.services import nodecaches
+from sidecar.services import nodecaches, retention
 from sidecar.store import Store
 from sidecar.store.models import utcnow
 
@@ -50,8 +50,8 @@ class Engine:
                  pods: PodLocator | None = None, pod_lost_grace: float = 120.0,
                  callback_url: str = "", notifier: WebhookSender | None = None,
                  public_url: str = "", notify_backoff: float = 5.0,
-                 reconcile: float = 0.0, retries: Retries | None = None,
-                 clock: Callable[[], datetime] = utcnow):
+                 retention_interval: float = 0.0, reconcile: float = 0.0,
+                 retries: Retries | None = None, clock: Callable[[], datetime] = utcnow):
         """reconcile: seconds between two looks at a run nothing announced a change of
         (`sidecar.engine.follow`); 0 looks at every run every cycle.
         retries: how an execution that fails unexpectedly is retried, then failed.
@@ -59,6 +59,7 @@ class Engine:
         self._store, self._jenkins, self._interval = store, jenkins, interval
         self._pods, self._pod_lost_grace = pods, timedelta(seconds=pod_lost_grace)
         self._cycles = 0
+        self._retention_interval, self._swept_at = retention_interval, float("-inf")
         self._retries = retries = retries or Retries(backoff=interval)
         gate = PodSecurityGate(pods, pods.namespace) if pods else None
         self._starter = Starter(store=store, jenkins=jenkins, templates=templates,
@@ -79,10 +80,19 @@ class Engine:
         report.started = self._starter.start_claimed(admitted)
         report.followed = self._follower.cycle()
         self._approvals.cycle()  # after sync: new approvals are notified in the same cycle
+        self._sweep()
         if self._pods is not None:
             self._watch_pods()
             self._watch_nodes()
         return report
+
+    def _sweep(self) -> None:
+        """Every retention_interval seconds: discard what the retention policies say."""
+        if not self._retention_interval or \
+                time.monotonic() - self._swept_at < self._retention_interval:
+            return
+        self._swept_at = time.monotonic()
+        retention.sweep(self._store, utcnow())
 
     def _watch_nodes(self) -> None:
         """Every NODE_CHECK_CYCLES cycles: caches of nodes that left the cluster are gone."""

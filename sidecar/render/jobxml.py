@@ -7,16 +7,23 @@ from functools import lru_cache
 import jinja2
 
 from sidecar.config.inputs import RenderContext
-from sidecar.config.model import Pipeline
+from sidecar.config.model import Discarder, Pipeline
 from sidecar.errors import RenderError
 
 
 def render_job_xml(template_text: str, *, pipeline: Pipeline, jenkinsfile: str,
-                   context: RenderContext) -> str:
-    """A WorkflowJob with the script sandboxed, parameters and build discarder."""
+                   context: RenderContext, default_discarder: Discarder | None = None) -> str:
+    """A WorkflowJob with the script sandboxed, parameters and build discarder.
+
+    The config's ``discarder`` wins; without one the project's default applies, so Jenkins
+    keeps the same builds the sidecar keeps executions.
+    """
+    discarder = pipeline.discarder or default_discarder
+    if discarder and not (discarder.days_to_keep or discarder.num_to_keep):
+        discarder = None
     try:
         return _compiled(template_text).render(
-            pipeline=pipeline, jenkinsfile=jenkinsfile, context=context,
+            pipeline=pipeline, jenkinsfile=jenkinsfile, context=context, discarder=discarder,
             parameters=[_ordered(p) for p in pipeline.parameters])
     except jinja2.TemplateError as exc:
         raise RenderError(f"config.xml template error: {exc}") from exc

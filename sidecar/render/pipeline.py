@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sidecar.config.inputs import ProjectSettings, RenderContext
-from sidecar.config.model import Pipeline, Stage, Step
+from sidecar.config.model import Discarder, Pipeline, Stage, Step
 from sidecar.config.templates import TemplateSet
 from sidecar.errors import RenderError
 from sidecar.render.jenkinsfile import render_jenkinsfile
@@ -64,7 +64,8 @@ def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings
         segments=_segments(pipeline, plans, step_report), report_node=report,
         report_label=REPORT_LABEL)
     config_xml = render_job_xml(templates.job_xml, pipeline=pipeline, jenkinsfile=jenkinsfile,
-                                context=context)
+                                context=context, default_discarder=Discarder(
+                                    settings.days_to_keep or None, settings.num_to_keep or None))
     return Rendered(jenkinsfile, pod_text, config_xml, pod)
 
 

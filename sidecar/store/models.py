@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String,
-                        Text,
-                        UniqueConstraint, false)
+                        Text, TypeDecorator, UniqueConstraint, false)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 EXECUTION_STATES = ("Waiting", "Queueing", "Building", "Pending", "Success", "Failed",
@@ -18,6 +17,29 @@ END_STATES = ("Success", "Failed", "Aborted", "Denied", "Timeout")
 def utcnow() -> datetime:
     """Now, in UTC, with its time zone."""
     return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every backend.
+
+    PostgreSQL keeps the offset; SQLite stores text without one and hands back naive
+    datetimes. Values are stored in UTC, so a naive value read back is UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        """Store in UTC."""
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        """Read back with the UTC offset attached."""
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
 
 
 class Base(DeclarativeBase):
@@ -42,8 +64,8 @@ class Pipeline(Base):
     triggers: Mapped[dict] = mapped_column(JSON, default=dict)
     next_run: Mapped[int] = mapped_column(Integer, default=1)
     last_run_state: Mapped[str | None] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow,
                                                  onupdate=utcnow)
 
     executions: Mapped[list[Execution]] = relationship(back_populates="pipeline")
@@ -77,31 +99,31 @@ class Execution(Base):
     state: Mapped[str] = mapped_column(String(20), default="Waiting", index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     stop_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    pod_missing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pod_missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     callback_token_hash: Mapped[str] = mapped_column(String(128), default="")
     triggered_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
     replay_of: Mapped[str | None] = mapped_column(String(300))
-    held_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    held_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """Set while locality-aware admission holds the run for a warm node."""
     cache_slot: Mapped[int | None] = mapped_column(Integer)
     placement_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     """Why the pod was placed or cached as it was (warm node, hold, no hostPath)."""
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow,
                                                  index=True)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Following a run (sidecar.engine.changes): the build's pushes ask for a look, the
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Following a run (sidecar.engine.follow): the build's pushes ask for a look, the
     # engine counts what it has seen; detail is read at least every reconcile interval.
     pushes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    """Step reports the build pushed through its callback (only ever incremented)."""
+    """Requests to look at the run (its build's step reports, a delivered decision)."""
     pushes_seen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     look_again: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    """The last look found a change under way (a reported end not yet in Jenkins)."""
-    detailed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """The last look found a change under way that no push will announce."""
+    detailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # One bad execution never stalls the others (sidecar.engine.isolation).
     errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    """Unexpected failures in a row while starting or following it."""
-    retry_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Unexpected failures in a row while admitting, starting or following it."""
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     pipeline: Mapped[Pipeline] = relationship(back_populates="executions")
     steps: Mapped[list[StepState]] = relationship(
@@ -123,8 +145,8 @@ class StepState(Base):
     log_offset: Mapped[int] = mapped_column(BigInteger, default=0)
     end_reported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     """The build pushed this step's end; the engine looks until Jenkins shows it."""
-    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     execution: Mapped[Execution] = relationship(back_populates="steps")
 
@@ -148,7 +170,7 @@ class ScheduledInfo(Base):
     pipeline_id: Mapped[str] = mapped_column(ForeignKey("pipelines.id"), index=True)
     node_name: Mapped[str] = mapped_column(String(300))
     source: Mapped[str] = mapped_column(String(20), default="api")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Approval(Base):
@@ -167,13 +189,13 @@ class Approval(Base):
     submitters: Mapped[list] = mapped_column(JSON, default=list)
     parameters: Mapped[list] = mapped_column(JSON, default=list)
     state: Mapped[str] = mapped_column(String(20), default="Pending", index=True)
-    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     notify_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     decided_by: Mapped[str | None] = mapped_column(String(200))
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decision: Mapped[dict | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    timeout_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    timeout_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LogChunk(Base):
@@ -196,7 +218,7 @@ class WebhookDelivery(Base):
     provider: Mapped[str] = mapped_column(String(20), primary_key=True)
     delivery_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     pipeline_id: Mapped[str | None] = mapped_column(String(255))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class NodeCache(Base):
@@ -211,7 +233,7 @@ class NodeCache(Base):
     scope: Mapped[str] = mapped_column(String(20), default="trusted")
     slot: Mapped[int | None] = mapped_column(Integer)
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     state: Mapped[str] = mapped_column(String(20), default="present")
     """'present', or 'pruned' once gc removed it."""
-    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
