@@ -57,6 +57,7 @@ class Sidecar:
         stop = threading.Event()
         engine = Engine(store=self.store, jenkins=self.jenkins, templates=self.templates,
                         interval=self.settings.sync_interval, pods=self._pod_locator(),
+                        reconcile=self.settings.sync_reconcile,
                         callback_url=self.settings.callback_url,
                         pod_lost_grace=self.settings.pod_lost_grace,
                         notifier=self._approval_notifier(), public_url=self.settings.public_url,

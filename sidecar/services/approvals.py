@@ -39,8 +39,11 @@ def jenkins_input_id(input_id: str) -> str:
     return input_id
 
 
-def follow(session: Session, execution: Execution, jenkins: JenkinsClient) -> None:
-    """Record approvals of newly paused steps; close those answered in Jenkins itself."""
+def follow(session: Session, execution: Execution, jenkins: JenkinsClient) -> bool:
+    """Record approvals of newly paused steps; close those answered in Jenkins itself.
+
+    True when a paused step's input is not registered in Jenkins yet: look again soon.
+    """
     approvals = {(a.stage_index, a.step_index): a for a in of_execution(session, execution.id)}
     for step in execution.steps:
         approval = approvals.get((step.stage_index, step.step_index))
@@ -51,9 +54,9 @@ def follow(session: Session, execution: Execution, jenkins: JenkinsClient) -> No
     new = [s for s in execution.steps
            if s.state == "Pending" and (s.stage_index, s.step_index) not in approvals]
     if not new:
-        return
+        return False
     prepared = _prepared(execution)
-    inputs = None
+    inputs, unregistered = None, False
     for step in new:
         config_step = prepared.stages[step.stage_index].steps[step.step_index]
         if config_step.kind != "approvalConfig":
@@ -66,7 +69,8 @@ def follow(session: Session, execution: Execution, jenkins: JenkinsClient) -> No
         found = next((i for i in inputs if i.id == wanted), None) or \
             next((i for i in inputs if i.id.lower() == input_id.lower()), None)
         if found is None:
-            continue  # Jenkins has not registered the input yet: the next cycle looks again
+            unregistered = True  # Jenkins has not registered the input yet
+            continue
         approval = Approval(
             execution_id=execution.id, stage_index=step.stage_index,
             step_index=step.step_index, input_id=input_id, jenkins_input_id=found.id,
@@ -78,6 +82,7 @@ def follow(session: Session, execution: Execution, jenkins: JenkinsClient) -> No
         session.add(approval)
         notifications.on_pending(session, execution, approval)
     session.flush()
+    return unregistered
 
 
 def _pending_inputs(execution: Execution, jenkins: JenkinsClient) -> list[InputRequest]:

@@ -114,6 +114,18 @@ class Execution(Base):
                                                  index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Following a run (sidecar.engine.follow): the build's pushes ask for a look, the
+    # engine counts what it has seen; detail is read at least every reconcile interval.
+    pushes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Requests to look at the run (its build's step reports, a delivered decision)."""
+    pushes_seen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    look_again: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The last look found a change under way that no push will announce."""
+    detailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # One bad execution never stalls the others (sidecar.engine.isolation).
+    errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Unexpected failures in a row while admitting, starting or following it."""
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     pipeline: Mapped[Pipeline] = relationship(back_populates="executions")
     steps: Mapped[list[StepState]] = relationship(
@@ -137,6 +149,8 @@ class StepState(Base):
     state: Mapped[str] = mapped_column(String(20), default="Waiting")
     jenkins_node_id: Mapped[str | None] = mapped_column(String(50))
     log_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    end_reported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The build pushed this step's end; the engine looks until Jenkins shows it."""
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
