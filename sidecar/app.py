@@ -13,13 +13,14 @@ from flask import Flask
 
 from sidecar import ui
 from sidecar.api import (approvals, auth, blueocean_input, callbacks, errors, executions, health,
-                         hooks, nodes, openapi, pipelines, render, requestlog)
+                         hooks, nodes, notifiers, openapi, pipelines, render, requestlog)
 from sidecar.api.blueocean import BLUEPRINTS as BLUE_OCEAN
 from sidecar.config.templates import TemplateSet, load_templates
 from sidecar.engine.loop import Engine
 from sidecar.jenkins import JenkinsClient, JenkinsError
 from sidecar.kube import KubeError, PodLocator
 from sidecar.notify import WebhookSender
+from sidecar.notify.guard import Client, Policy
 from sidecar.services import pipelines as pipeline_service
 from sidecar.services.access import TokenTable, load_tokens
 from sidecar.settings import ServiceSettings, settings_from
@@ -57,10 +58,12 @@ class Sidecar:
         stop = threading.Event()
         engine = Engine(store=self.store, jenkins=self.jenkins, templates=self.templates,
                         interval=self.settings.sync_interval, pods=self._pod_locator(),
+                        reconcile=self.settings.sync_reconcile,
                         callback_url=self.settings.callback_url,
                         pod_lost_grace=self.settings.pod_lost_grace,
                         notifier=self._approval_notifier(), public_url=self.settings.public_url,
-                        retention_interval=self.settings.retention_interval)
+                        retention_interval=self.settings.retention_interval,
+                        outbound=Client(Policy.parse(self.settings.outbound_allow)))
         threading.Thread(target=engine.run, args=(stop,), name="sidecar-engine",
                          daemon=True).start()
         return stop
@@ -109,7 +112,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     errors.register(app)
     for blueprint in (auth.bp, openapi.bp, health.bp, pipelines.bp, executions.bp,
                       callbacks.bp, render.bp, hooks.bp, nodes.bp, approvals.bp,
-                      blueocean_input.bp, *BLUE_OCEAN):
+                      blueocean_input.bp, notifiers.bp, *BLUE_OCEAN):
         app.register_blueprint(blueprint)
     ui.init_app(app, settings)
     return app

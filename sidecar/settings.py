@@ -38,6 +38,9 @@ class ServiceSettings:
                                      secret=True)
     jenkins_timeout: float = _setting(10.0, "seconds per Jenkins request")
     sync_interval: float = _setting(3.0, "seconds between two sync cycles")
+    sync_reconcile: float = _setting(30.0, "seconds between two looks at a running build that "
+                                     "announced no change (no push, not ended); at most the "
+                                     "interval: every build every cycle")
     callback_url: str = _setting("", "base URL at which agent pods reach the sidecar, e.g. "
                                  "http://jenkins-sidecar.jenkins.svc:8080; empty: no node reports")
     agent_namespace: str = _setting("jenkins-agents", "namespace of the agent pods")
@@ -69,6 +72,9 @@ class ServiceSettings:
                                "tokens, the same in every process and replica (at least 32 "
                                "characters); empty: a random key per process, loopback only",
                                secret=True)
+    outbound_allow: str = _setting("", "comma-separated hosts and CIDRs that outbound calls "
+                                   "(SCM API, webhooks) may reach although private, loopback "
+                                   "or link-local, e.g. 127.0.0.1/32,git.internal")
 
     def validate(self) -> None:
         """Fail with every problem at once when a value cannot work."""
@@ -88,6 +94,8 @@ class ServiceSettings:
             problems.append(_problem("log_format", "must be text or json"))
         if self.sync_interval <= 0:
             problems.append(_problem("sync_interval", "must be more than 0 seconds"))
+        if not self.sync_reconcile >= 0:  # NaN fails too
+            problems.append(_problem("sync_reconcile", "must be 0 or more seconds"))
         if self.jenkins_url and not self.jenkins_url.startswith(("http://", "https://")):
             problems.append(_problem("jenkins_url", "must start with http:// or https://"))
         if self.callback_url and not self.callback_url.startswith(("http://", "https://")):

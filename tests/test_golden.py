@@ -7,7 +7,10 @@ We test these aspects, for every case under tests/golden/cases:
   and the recorded calls match the config: stages in order, one parallel branch per
   step, the right container and script per step, skipped steps skipped, approvals,
   clone, timeouts, node reports (one per agent scope when the context has a callback
-  URL), and the embedded pod YAML equal to the golden pod.yaml;
+  URL), step reports (start in the step, end in its ``post { always }``, for every step
+  that runs in an agent, only with a callback URL; labelled, and run by ``#!/bin/sh``
+  so no ``sh -x`` trace prints the token), and the embedded pod YAML equal to the
+  golden pod.yaml;
 - the pod passes `kubernetes-validate --strict` for one pinned Kubernetes version;
 - config.xml is well-formed XML whose script is the Jenkinsfile.
 
@@ -28,7 +31,7 @@ from groovy_recorder import find
 from rendering import inputs, load_scenario, render_scenario
 from sidecar.config.when import when_matches
 from sidecar.errors import ConfigError
-from sidecar.render import prepare
+from sidecar.render import REPORT_LABEL, prepare
 
 KUBERNETES_VERSION = "1.34.0"
 REGENERATE = os.environ.get("REGENERATE_GOLDENS") == "1"
@@ -82,6 +85,7 @@ def test_jenkinsfile_runs_in_groovy(rendering_scenario, groovy):
     agent_scopes = [n for n in stages if n.startswith("agent-")] or ["the pipeline"]
     assert len(reports) == (len(agent_scopes) if context.callback_url else 0)
     assert all("$SIDECAR_CALLBACK_URL" in script for script in reports)
+    assert all(script.startswith("#!/bin/sh\n") for script in reports)
     config_names = [stage.name for stage in pipeline.stages]
     recorded = [name for name in stages if name in config_names]
     assert recorded == config_names, "stages out of order or missing"
@@ -96,6 +100,8 @@ def test_jenkinsfile_runs_in_groovy(rendering_scenario, groovy):
             runs = (when_matches(stage.when, branch=context.branch, event=context.event)
                     and when_matches(step.when, branch=context.branch, event=context.event))
             _check_step(call, step, runs, context, containers)
+            reporting = bool(context.callback_url) and runs and step.kind != "approvalConfig"
+            _check_step_reports(call, (s, i) if reporting else None)
 
 
 def _children(call: dict, *names: str) -> list[dict]:
@@ -103,6 +109,22 @@ def _children(call: dict, *names: str) -> list[dict]:
     for name in names:
         found = [c for parent in found for c in parent["children"] if c["name"] == name]
     return found
+
+
+def _check_step_reports(call: dict, key: tuple[int, int] | None) -> None:
+    """The step's start and end reports, or none when key is None."""
+    labelled = [c["args"][0] for c in find(call["children"], "sh")
+                if c["args"][0].get("label") == REPORT_LABEL]
+    if key is None:
+        assert labelled == []
+        return
+    (steps,) = _children(call, "steps")
+    start = steps["children"][0]["args"][0]  # the first thing the step does
+    (end,) = [c["args"][0] for c in _children(call, "post", "always", "sh")]
+    assert labelled == [start, end]
+    for script, event in ((start["script"], "start"), (end["script"], "end")):
+        assert script.startswith("#!/bin/sh\n")
+        assert f'"${{SIDECAR_CALLBACK_URL%/node}}/steps/{key[0]}/{key[1]}/{event}"' in script
 
 
 def _check_step(call: dict, step, runs: bool, context, containers: dict) -> None:

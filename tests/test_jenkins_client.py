@@ -6,6 +6,9 @@ We test these aspects:
 - triggering: the queue id comes from the ``Location`` header, the build number from the
   queue item, never from ``lastBuild``; parameters; cancelling; forgotten queue items;
 - following a run: status, stages and errors from ``wfapi/describe``, one request per call;
+  every running build of every job in one ``/computer/api/json`` request (a run listed by
+  its flyweight and its agent executor once, idle executors skipped, folder and context
+  path URLs read); labelled steps are log nodes with their label as name;
 - progressive logs: reading by ``X-Text-Size`` offsets yields every byte once, in order;
 - inputs: pending inputs, proceed with and without parameters, abort; stopping a build;
 - auth: API token (no crumb) versus password + crumb + session cookie, crumb refetched once
@@ -24,7 +27,8 @@ import requests
 from fakes.jenkins import FakeJenkins
 from sidecar.errors import SidecarError
 from sidecar.jenkins import (JenkinsAuthError, JenkinsClient, JenkinsError, JenkinsNotFound,
-                             JenkinsRequestError, JenkinsUnavailable)
+                             JenkinsRequestError, JenkinsUnavailable, models)
+from sidecar.jenkins.client import RUNNING_TREE
 
 JOB = "app #1 ü%"  # needs quoting in a URL path
 DESCRIBE = ("GET", "/job/{name}/{number}/wfapi/describe")
@@ -192,6 +196,49 @@ def test_run_state_is_one_request_per_call(fake, client, build):
     assert [(s.name, s.status, s.error) for s in finished.stages] == [
         ("Build", "SUCCESS", None), ("Test", "FAILED", "3 tests failed")]
     assert all(s.duration_millis >= 0 and s.start_time_millis > 0 for s in finished.stages)
+
+
+def test_running_builds_are_one_request_for_all_jobs(fake, client, build):
+    """A run shows twice (flyweight and agent executor); idle executors are null."""
+    client.create_or_update_job("other", config_xml("node { sh 'make' }"))
+    paused, done = fake.start_queued(client.trigger("other", {"EXECUTION": "e-2"}),
+                                     client.trigger("other", {"EXECUTION": "e-3"}))
+    paused.start_stage("Approve")
+    paused.pause_for_input("Ok", "Go on?")
+    done.finish("SUCCESS")
+    seen = []
+    assert requests_during(fake, lambda: seen.append(client.running_builds())) == {
+        ("GET", "/computer/api/json"): 1}
+    assert seen == [frozenset({(JOB, build.number), ("other", paused.number)})]
+    assert fake.requests[-1].query == {"tree": RUNNING_TREE}
+    build.finish("SUCCESS")
+    assert client.running_builds() == {("other", paused.number)}
+
+
+def test_running_builds_read_folders_context_paths_and_relative_urls():
+    run = "org.jenkinsci.plugins.workflow.job.WorkflowRun"
+    doc = {"_class": "hudson.model.ComputerSet", "computer": [
+        {"_class": "hudson.model.Hudson$MasterComputer", "executors": [], "oneOffExecutors": [
+            {"_class": "hudson.model.OneOffExecutor", "currentExecutable": {
+                "_class": run, "number": 7,
+                "url": "https://ci.example.com/jenkins/job/team/job/app%20x/7/"}}]},
+        {"_class": "hudson.slaves.SlaveComputer", "oneOffExecutors": [], "executors": [
+            {"_class": "hudson.model.Executor", "currentExecutable": None},
+            {"_class": "hudson.model.Executor", "currentExecutable": {
+                "_class": "PlaceholderExecutable", "number": 3, "url": "job/job/3/"}},
+            {"_class": "hudson.model.Executor", "currentExecutable": {
+                "_class": "PlaceholderExecutable", "number": None, "url": ""}}]}]}
+    assert models.running_builds(doc) == {("team/app x", 7), ("job", 3)}
+    with pytest.raises(ValueError):
+        models.running_builds({"computer": ["not a computer"]})
+
+
+def test_a_step_labelled_report_is_a_log_node_with_its_name(client, build):
+    build.report("Build", "jenkins-sidecar report", "reported\n")
+    (stage,) = client.run_state(JOB, build.number).stages
+    assert [(n.id, n.name) for n in stage.log_nodes] == [
+        (stage.log_node_ids[0], "Shell Script"), (stage.log_node_ids[1], "jenkins-sidecar report")]
+    assert client.stage_log(JOB, build.number, stage.log_node_ids[1]).text == "reported\n"
 
 
 def test_an_unknown_build_is_not_found(client, build):

@@ -17,10 +17,25 @@ NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 @bp.post("/executions/<execution_id>/node")
 def report_node(execution_id: str):
     """The build's pod reports its node: {nodeName}. :raise 401: bad token; :raise 400:"""
-    token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    token = _token()
     node = json_body().get("nodeName")
     if not isinstance(node, str) or not NODE_NAME.match(node):
         raise ConfigError(Problem("nodeName must be a Kubernetes node name"))
     with sidecar().store.session() as session:
         recorded = callbacks.report_node(session, execution_id, token, node)
     return jsonify(recorded=recorded)
+
+
+@bp.post("/executions/<execution_id>/steps/<int:stage>/<int:step>/<event>")
+def report_step(execution_id: str, stage: int, step: int, event: str):
+    """A step of the build started or ended; the engine looks at the run next cycle.
+
+    :raise 401: bad token; :raise 404: no such step or event
+    """
+    with sidecar().store.session() as session:
+        recorded = callbacks.report_step(session, execution_id, _token(), (stage, step), event)
+    return jsonify(recorded=recorded)
+
+
+def _token() -> str:
+    return request.headers.get("Authorization", "").removeprefix("Bearer ").strip()

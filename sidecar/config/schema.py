@@ -13,7 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 EVENTS = ["push", "pull_request", "tag", "manual", "image", "cron"]
-NOTIFY_CONDITIONS = ["Success", "Failed", "Changed"]
+NOTIFY_CONDITIONS = ["Success", "Failed", "Changed", "Fixed", "Regression", "Aborted", "Pending"]
+MAX_NOTIFY_MESSAGE = 4096
+"""Characters of a notification message template."""
 
 STEP_TYPES = [
     "sourceCodeConfig",
@@ -143,8 +145,10 @@ PIPELINE = _obj({
     "notification": _obj({
         "recipients": {"type": "array", "items": _obj(
             {"recipient": _NON_EMPTY, "notifier": _NON_EMPTY}, ("recipient", "notifier"))},
-        "message": _STRING,
-        "condition": _constraint({"enum": NOTIFY_CONDITIONS}, "Success, Failed or Changed"),
+        "message": {"type": "string", "maxLength": MAX_NOTIFY_MESSAGE,
+                    "description": "a Jinja2 template of the execution's fields"},
+        "condition": _constraint({"enum": NOTIFY_CONDITIONS},
+                                 "one of " + ", ".join(NOTIFY_CONDITIONS)),
     }),
     "cache": _obj({"protectedBranches": {
         "type": "array", "items": _NON_EMPTY,

@@ -10,36 +10,44 @@ that starts gets its cache slot here.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sidecar.engine import warmth
+from sidecar.engine import isolation, warmth
 from sidecar.services.projects import project_settings
 from sidecar.store.models import Execution, utcnow
 
+log = logging.getLogger(__name__)
 ACTIVE = ("Building", "Pending")
 WAITING = ("Waiting", "Queueing")
 
 
 def admit(session: Session, now: datetime | None = None,
-          room: warmth.NodeRoom | None = None) -> list[str]:
+          room: warmth.NodeRoom | None = None,
+          retries: isolation.Retries = isolation.Retries()) -> list[str]:
     """Claim the executions that may start now; returns their ids, oldest first.
 
     room: the nodes' free room for this cycle (None: unknown, holds ignore room).
+    retries: what happens to an execution whose admission fails.
     """
     now = now or utcnow()
     projects = session.scalars(select(Execution.project).where(Execution.state.in_(WAITING))
                                .distinct()).all()
     admitted: list[str] = []
     for project in sorted(projects):
-        admitted += _admit_project(session, project, now, room)
+        try:
+            with session.begin_nested():
+                admitted += _admit_project(session, project, now, room, retries)
+        except Exception:  # e.g. unreadable project settings; others go on
+            log.exception("could not admit the executions of project %s", project)
     return admitted
 
 
 def _admit_project(session: Session, project: str, now: datetime,
-                   room: warmth.NodeRoom | None) -> list[str]:
+                   room: warmth.NodeRoom | None, retries: isolation.Retries) -> list[str]:
     settings = project_settings(session, project)
     quota = settings.executor_quota
     active = session.scalar(select(func.count()).select_from(Execution).where(
@@ -53,7 +61,15 @@ def _admit_project(session: Session, project: str, now: datetime,
             if execution.state != "Queueing":
                 execution.state, execution.reason = "Queueing", f"project quota of {quota} reached"
             continue
-        decision = warmth.admission(session, execution, settings, now, room)
+        if warmth.epoch(execution.retry_at) > warmth.epoch(now):
+            continue  # backing off after a failure (sidecar.engine.isolation)
+        try:
+            with session.begin_nested():  # a failed read must not spoil the others' writes
+                decision = warmth.admission(session, execution, settings, now, room)
+        except Exception as exc:  # one bad execution never stalls the others
+            isolation.logged("admit", execution.id, exc)
+            retries.record(execution, "admit", exc, now)
+            continue
         if decision.hold:
             execution.state, execution.reason = "Queueing", decision.reason
             execution.held_since = execution.held_since or now
@@ -70,4 +86,5 @@ def _start(execution: Execution, decision: warmth.Admission, now: datetime) -> N
         execution.placement_note = f"held {held:.0f}s for a warm node; then {decision.reason}"
     execution.state, execution.reason, execution.started_at = "Building", "", now
     execution.held_since, execution.cache_slot = None, decision.slot
+    isolation.cleared(execution)
     execution.pipeline.last_run_state = "Building"

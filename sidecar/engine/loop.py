@@ -10,26 +10,27 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-
-from sqlalchemy import select
+from datetime import datetime, timedelta
 
 from sidecar.config.templates import TemplateSet
-from sidecar.engine.admission import ACTIVE, admit
+from sidecar.engine.admission import admit
 from sidecar.engine.approval_loop import ApprovalWorker
+from sidecar.engine.follow import Follower
+from sidecar.engine.isolation import Retries
 from sidecar.engine.nodes import record_nodes
+from sidecar.engine.notify_loop import NotificationWorker
 from sidecar.engine.podsecurity import PodSecurityGate
 from sidecar.engine.starter import Starter
-from sidecar.engine.sync import sync_execution
 from sidecar.engine.warmth import NodeRoom
-from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
+from sidecar.jenkins import JenkinsClient, JenkinsError
 from sidecar.kube import KubeError, PodLocator
 from sidecar.notify import WebhookSender
-from sidecar.services import executions, nodecaches, retention
+from sidecar.notify.guard import Client
+from sidecar.services import nodecaches, retention
 from sidecar.store import Store
-from sidecar.store.models import Execution, utcnow
+from sidecar.store.models import utcnow
 
 log = logging.getLogger(__name__)
 NODE_CHECK_CYCLES = 100  # the node list changes slowly; every ~5 minutes at 3 s per cycle
@@ -51,45 +52,41 @@ class Engine:
                  pods: PodLocator | None = None, pod_lost_grace: float = 120.0,
                  callback_url: str = "", notifier: WebhookSender | None = None,
                  public_url: str = "", notify_backoff: float = 5.0,
-                 retention_interval: float = 0.0):
+                 retention_interval: float = 0.0, reconcile: float = 0.0,
+                 retries: Retries | None = None, clock: Callable[[], datetime] = utcnow,
+                 outbound: Client | None = None):
+        """reconcile: seconds between two looks at a run nothing announced a change of
+        (`sidecar.engine.follow`); 0 looks at every run every cycle.
+        retries: how an execution that fails unexpectedly is retried, then failed.
+        clock: what following takes for now (simulations run many cycles at once).
+        outbound: the guarded client notifications are sent through."""
         self._store, self._jenkins, self._interval = store, jenkins, interval
-        self._start_workers = start_workers
         self._pods, self._pod_lost_grace = pods, timedelta(seconds=pod_lost_grace)
         self._cycles = 0
         self._retention_interval, self._swept_at = retention_interval, float("-inf")
+        self._retries = retries = retries or Retries(backoff=interval)
         gate = PodSecurityGate(pods, pods.namespace) if pods else None
         self._starter = Starter(store=store, jenkins=jenkins, templates=templates,
                                 queue_wait=queue_wait, callback_url=callback_url,
-                                pod_security=gate)
+                                pod_security=gate, workers=start_workers, retries=retries)
+        self._follower = Follower(store=store, jenkins=jenkins, reconcile=reconcile,
+                                  interval=interval, retries=retries, clock=clock)
         self._approvals = ApprovalWorker(store=store, jenkins=jenkins, notifier=notifier,
                                          public_url=public_url, notify_backoff=notify_backoff)
+        self._notifications = NotificationWorker(store=store, client=outbound,
+                                                 public_url=public_url, backoff=notify_backoff)
 
     def cycle(self) -> CycleReport:
         """Admit, start and follow once."""
         report = CycleReport()
         with self._store.session() as session:
             # Node room is read at most once per cycle, and only if a hold could follow.
-            admitted = set(admit(session, room=NodeRoom(self._pods) if self._pods else None))
-            unstarted = session.scalars(select(Execution.id).where(
-                Execution.state == "Building", Execution.jenkins_queue_id.is_(None))
-                .order_by(Execution.started_at, Execution.run)).all()
-        # Recovering starts go first, before any new start can rewrite a job's script.
-        for execution_id in [i for i in unstarted if i not in admitted]:
-            report.started += self._start(execution_id, recovering=True)
-        fresh = [i for i in unstarted if i in admitted]
-        if fresh:
-            # Starts wait for Jenkins' queue; different pipelines need not wait in line.
-            with ThreadPoolExecutor(max_workers=self._start_workers) as pool:
-                report.started += sum(pool.map(
-                    lambda i: self._start(i, recovering=False), fresh))
-        with self._store.session() as session:
-            followed = session.scalars(select(Execution.id).where(
-                Execution.state.in_(ACTIVE), Execution.jenkins_queue_id.is_not(None))).all()
-        for execution_id in followed:
-            with self._store.session() as session:
-                sync_execution(session, executions.get(session, execution_id), self._jenkins)
-            report.followed += 1
+            admitted = set(admit(session, room=NodeRoom(self._pods) if self._pods else None,
+                                 retries=self._retries))
+        report.started = self._starter.start_claimed(admitted)
+        report.followed = self._follower.cycle()
         self._approvals.cycle()  # after sync: new approvals are notified in the same cycle
+        self._notifications.cycle()
         self._sweep()
         if self._pods is not None:
             self._watch_pods()
@@ -133,18 +130,6 @@ class Engine:
                 self._jenkins.stop(job, build)
             except JenkinsError as exc:
                 log.warning("could not stop %s #%s after its pod was lost: %s", job, build, exc)
-
-    def _start(self, execution_id: str, *, recovering: bool) -> int:
-        try:
-            self._starter.start(execution_id, recovering=recovering)
-            return 1
-        except JenkinsUnavailable as exc:
-            log.warning("Jenkins unavailable; %s starts later: %s", execution_id, exc)
-        except JenkinsError as exc:
-            with self._store.session() as session:
-                executions.finish(executions.get(session, execution_id), "Failed",
-                                  f"Jenkins refused the run: {exc}")
-        return 0
 
     def run(self, stop: threading.Event) -> None:
         """Cycle until stop is set; a failing cycle is logged and retried."""

@@ -1,38 +1,50 @@
-"""Start an admitted execution in Jenkins: render, write the job, trigger, learn the build.
+"""Start admitted executions in Jenkins: render, write the job, trigger, learn the build.
 
 One Jenkins job per pipeline; a build reads the job's script when it leaves the queue.
 So, per pipeline, the job is written, triggered, and the build number awaited under one
 lock: the next execution of that pipeline cannot rewrite the script before this build
 has taken it. Each trigger carries SIDECAR_EXECUTION_ID, which also keeps Jenkins from
 merging two triggers into one queue item.
+
+Within a project, builds reach Jenkins' queue in the order their executions were
+triggered (`sidecar.engine.order`): renders and job writes of several executions run in
+parallel, but each trigger waits until the one before it in its project was sent (or
+given up). Each start is isolated (`sidecar.engine.isolation`): whatever one execution
+raises, the others start in the same cycle.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from sidecar import cache, render
 from sidecar.cache import scheme
 from sidecar.config.inputs import HistoryEntry
 from sidecar.config.templates import TemplateSet
-from sidecar.engine import warmth
+from sidecar.engine import isolation, warmth
+from sidecar.engine.order import StartOrder
 from sidecar.engine.podsecurity import PodSecurityGate
-from sidecar.jenkins import JenkinsClient
+from sidecar.errors import ConfigError, Problem
+from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
 from sidecar.render.naming import job_name
 from sidecar.services import callbacks, executions
 from sidecar.services.projects import project_settings
 from sidecar.store import Store
-from sidecar.store.models import Execution, ScheduledInfo
+from sidecar.store.models import Execution, ScheduledInfo, utcnow
 
 EXECUTION_PARAMETER = "SIDECAR_EXECUTION_ID"
 TOKEN_PARAMETER = "SIDECAR_CALLBACK_TOKEN"
 HISTORY_LENGTH = 10
+log = logging.getLogger(__name__)
 
 
 class Starter:
@@ -40,18 +52,70 @@ class Starter:
 
     def __init__(self, *, store: Store, jenkins: JenkinsClient, templates: TemplateSet,
                  queue_wait: float = 60.0, poll: float = 0.2, callback_url: str = "",
-                 pod_security: PodSecurityGate | None = None):
+                 pod_security: PodSecurityGate | None = None, workers: int = 8,
+                 retries: isolation.Retries = isolation.Retries()):
         self._store, self._jenkins, self._templates = store, jenkins, templates
         self._pod_security = pod_security
         self._callback_url = callback_url
         self._queue_wait, self._poll = queue_wait, poll
+        self._workers, self._retries = workers, retries
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
 
-    def start(self, execution_id: str, *, recovering: bool = False) -> None:
-        """Render and trigger one claimed execution; Jenkins errors propagate to the caller.
+    def start_claimed(self, fresh: set[str]) -> int:
+        """Start every claimed execution not in Jenkins yet (and not backing off)."""
+        with self._store.session() as session:
+            now = utcnow()
+            queued = session.execute(select(
+                Execution.id, Execution.project, Execution.pipeline_id).where(
+                Execution.state == "Building", Execution.jenkins_queue_id.is_(None),
+                or_(Execution.retry_at.is_(None), Execution.retry_at <= now))
+                .order_by(Execution.created_at, Execution.run)).all()
+        return self.start_all([tuple(row) for row in queued], fresh)
+
+    def start_all(self, queued: Sequence[tuple[str, str, str]], fresh: set[str]) -> int:
+        """Start executions (id, project, pipeline id), given in trigger order.
+
+        Returns how many started. Those not in fresh were claimed in an earlier cycle
+        and may have reached Jenkins: they go first, one by one, before any new start
+        can rewrite a job's script.
+        """
+        recovering = [i for i, _, _ in queued if i not in fresh]
+        new = [i for i, _, _ in queued if i in fresh]
+        order = StartOrder(sorted(queued, key=lambda item: item[0] in fresh))  # stable
+        started = sum(self._isolated(i, order, recovering=True) for i in recovering)
+        if new:
+            # Starts wait for Jenkins' queue; different pipelines need not wait in line.
+            # Tasks are taken in submission order, so an earlier turn is always under way.
+            with ThreadPoolExecutor(max_workers=self._workers) as pool:
+                started += sum(pool.map(lambda i: self._isolated(i, order), new))
+        return started
+
+    def _isolated(self, execution_id: str, order: StartOrder, *,
+                  recovering: bool = False) -> int:
+        """Start one execution; whatever it raises stays with it."""
+        try:
+            self.start(execution_id, recovering=recovering, order=order)
+            return 1
+        except JenkinsUnavailable as exc:
+            log.warning("Jenkins unavailable; %s starts later: %s", execution_id, exc)
+        except JenkinsError as exc:
+            isolation.recorded(self._store, execution_id, lambda e: executions.finish(
+                e, "Failed", f"Jenkins refused the run: {exc}"))
+        except Exception as exc:  # one bad execution never stalls the others
+            isolation.logged("start", execution_id, exc)
+            isolation.recorded(self._store, execution_id,
+                               lambda e: self._retries.record(e, "start", exc))
+        finally:
+            order.passed(execution_id)
+        return 0
+
+    def start(self, execution_id: str, *, recovering: bool = False,
+              order: StartOrder | None = None) -> None:
+        """Render and trigger one claimed execution; errors propagate to the caller.
 
         recovering: an earlier attempt may have reached Jenkins (the process died or the
         answer was lost), so look for that trigger before sending another.
+        order: the start waits for its turns (`StartOrder`).
         """
         with self._store.session() as session:
             execution = executions.get(session, execution_id)
@@ -59,7 +123,8 @@ class Starter:
                 return
             pipeline_id = execution.pipeline_id
         job = job_name(pipeline_id)
-        with self._locks[pipeline_id]:
+        order = order or StartOrder(())
+        with order.start_turn(execution_id), self._locks[pipeline_id]:
             earlier = recovering and self._jenkins.job_exists(job) and \
                 self._jenkins.find_triggered(job, EXECUTION_PARAMETER, execution_id)
             if earlier and earlier[1] is not None:
@@ -76,11 +141,12 @@ class Starter:
                     executions.finish(execution, "Aborted", "stopped before Jenkins started it")
                     return
                 config_xml = self._render(session, execution)
-                parameters = {**execution.parameters, EXECUTION_PARAMETER: execution.id,
+                parameters = {**_checked(execution.parameters), EXECUTION_PARAMETER: execution.id,
                               TOKEN_PARAMETER: callbacks.new_token(execution)}
             self._jenkins.create_or_update_job(job, config_xml)
-            queue_id = self._jenkins.trigger(job, parameters)
-            self._record(execution_id, jenkins_queue_id=queue_id)
+            with order.trigger_turn(execution_id):
+                queue_id = self._jenkins.trigger(job, parameters)
+                self._record(execution_id, jenkins_queue_id=queue_id, errors=0, retry_at=None)
             number = self._await_build(queue_id)
         if number is not None:
             self._record(execution_id, jenkins_build=number)
@@ -130,6 +196,17 @@ class Starter:
             execution = executions.get(session, execution_id)
             for key, value in values.items():
                 setattr(execution, key, value)
+
+
+def _checked(parameters: dict[str, str]) -> dict[str, str]:
+    """Build parameters as Jenkins can take them: each value must be encodable text."""
+    for name, value in parameters.items():
+        try:
+            str(value).encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(Problem("the value is not valid Unicode text (it holds a lone "
+                                      "surrogate)", config_path=f"parameters.{name}")) from None
+    return parameters
 
 
 def _history(session: Session, pipeline_id: str) -> tuple[HistoryEntry, ...]:

@@ -1,10 +1,15 @@
-"""Follow started executions in Jenkins and bring their states, times and logs home.
+"""Look at one started execution in Jenkins and bring its states, times and logs home.
 
-Per running execution and cycle: one request (the queue item until the build is known,
-then ``wfapi/describe``); log requests only for steps that just ended, read once and
-archived in the same transaction as the step's end state, so a crash neither loses
-nor duplicates a log. A Jenkins outage changes nothing; a build that vanished fails
-its execution; every end state frees the quota.
+One look is one request (the queue item until the build is known, then
+``wfapi/describe``), plus log requests only for steps that just ended, read once and
+archived in the same transaction as the step's end state, so a crash neither loses nor
+duplicates a log. Which executions are looked at in a cycle is `sidecar.engine.follow`'s
+choice. A Jenkins outage changes nothing; a build that vanished fails its execution;
+every end state frees the quota.
+
+Steps' own report calls (the rendered Jenkinsfile's pushes, labelled
+`render.REPORT_LABEL`) are flow nodes of the step's stage too: their logs are neither
+archived nor shown as the step's live log.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from sqlalchemy.orm import Session
 from sidecar import render
 from sidecar.jenkins import JenkinsClient, JenkinsNotFound, JenkinsUnavailable, RunState
 from sidecar.services import approvals, executions
-from sidecar.store.models import Execution, LogChunk, StepState
+from sidecar.store.models import Execution, LogChunk, StepState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +37,31 @@ STEP_END_STATES = ("Success", "Failed", "Aborted", "Timeout")
 MAX_LOG_READS = 1000
 
 
-def sync_execution(session: Session, execution: Execution, jenkins: JenkinsClient) -> None:
-    """One look at Jenkins for one started execution; outages leave it as it was."""
+def sync_execution(session: Session, execution: Execution, jenkins: JenkinsClient,
+                   now: datetime | None = None) -> bool:
+    """One look at Jenkins for one started execution; False (and nothing changed) in an outage.
+
+    Other Jenkins errors propagate: the caller decides what they mean for this execution.
+    """
+    pushes = execution.pushes  # what this look covers; later pushes ask for the next one
     try:
         if execution.stop_requested:
             _send_stop(execution, jenkins)
         if execution.jenkins_build is None:
             _follow_queue(execution, jenkins)
-            return
+            return True
         try:
             state = jenkins.run_state(execution.jenkins_job, execution.jenkins_build)
         except JenkinsNotFound:
             executions.finish(execution, "Failed", "the Jenkins build disappeared")
-            return
-        _apply(session, execution, state, jenkins)
+            return True
+        under_way = _apply(session, execution, state, jenkins)
     except JenkinsUnavailable as exc:
         log.warning("Jenkins unavailable while following %s: %s", execution.id, exc)
+        return False
+    execution.pushes_seen, execution.look_again = pushes, under_way
+    execution.detailed_at = now or utcnow()
+    return True
 
 
 def _follow_queue(execution: Execution, jenkins: JenkinsClient) -> None:
@@ -69,9 +83,11 @@ def _send_stop(execution: Execution, jenkins: JenkinsClient) -> None:
         jenkins.cancel_queue_item(execution.jenkins_queue_id)
 
 
-def _apply(session: Session, execution: Execution, run: RunState, jenkins: JenkinsClient) -> None:
+def _apply(session: Session, execution: Execution, run: RunState,
+           jenkins: JenkinsClient) -> bool:
+    """Take Jenkins' view of the run; True when a change is under way that no push announces."""
     steps = {(s.stage_index, s.step_index): s for s in execution.steps}
-    limits = _Limits(execution)
+    config = _Config(execution)
     for stage in run.stages:
         match = STEP_STAGE.match(stage.name)
         step = steps.get((int(match[1]), int(match[2]))) if match else None
@@ -80,30 +96,51 @@ def _apply(session: Session, execution: Execution, run: RunState, jenkins: Jenki
         new_state = STEP_STATES.get(stage.status, step.state)
         if stage.start_time_millis and step.started_at is None:
             step.started_at = _time(stage.start_time_millis)
-        if stage.log_node_ids and step.jenkins_node_id is None:
-            step.jenkins_node_id = stage.log_node_ids[0]  # where the live step log is
+        node_ids = tuple(node.id for node in stage.log_nodes
+                         if node.name != render.REPORT_LABEL)
+        if node_ids and step.jenkins_node_id is None:
+            step.jenkins_node_id = node_ids[0]  # where the live step log is
         if new_state in STEP_END_STATES:
             step.ended_at = _time(stage.start_time_millis + stage.duration_millis)
-            _archive(session, execution, step, stage.log_node_ids, jenkins)
-            if new_state == "Aborted" and limits.step_timed_out(step, stage.duration_millis):
+            _archive(session, execution, step, node_ids, jenkins)
+            if new_state == "Aborted" and config.step_timed_out(step, stage.duration_millis):
                 new_state = "Timeout"
         step.state = new_state
     if run.finished:
         state = RUN_END_STATES.get(run.status, "Failed")
         if state == "Aborted" and (any(s.state == "Timeout" for s in execution.steps)
-                                   or limits.run_timed_out(run.duration_millis)):
+                                   or config.run_timed_out(run.duration_millis)):
             state = "Timeout"
         state = approvals.outcome(session, execution, state)  # rejected: Denied
         executions.finish(execution, state, f"Jenkins reported {run.status}",
                           _time(run.start_time_millis + run.duration_millis))
-    elif execution.state in ("Building", "Pending"):
-        pending = any(step.state == "Pending" for step in execution.steps)
-        execution.state = "Pending" if pending else "Building"
-        approvals.follow(session, execution, jenkins)
+        return False
+    if execution.state not in ("Building", "Pending"):
+        return False
+    pending = any(step.state == "Pending" for step in execution.steps)
+    execution.state = "Pending" if pending else "Building"
+    unregistered = approvals.follow(session, execution, jenkins)
+    return unregistered or _under_way(execution, config)
 
 
-class _Limits:
-    """The timeouts of an execution, read from its config only when an abort needs them.
+def _under_way(execution: Execution, config: _Config) -> bool:
+    """A change Jenkins will show soon but no push will announce.
+
+    A reported end not in Jenkins yet (the report runs in the step's ``post``, before
+    its stage closes); or nothing running while the next step is an approval, which runs
+    without an agent and so cannot report its pause.
+    """
+    done = ("Skipped", *STEP_END_STATES)
+    if any(step.end_reported and step.state not in done for step in execution.steps):
+        return True
+    if any(step.state in ("Building", "Pending") for step in execution.steps):
+        return False
+    following = next((step for step in execution.steps if step.state == "Waiting"), None)
+    return following is not None and config.is_approval(following)
+
+
+class _Config:
+    """What the sync needs from an execution's config, parsed only when needed.
 
     Jenkins reports a timeout as ABORTED, like a stop; an abort the sidecar did not ask
     for that lasted at least the configured time is a timeout.
@@ -112,6 +149,11 @@ class _Limits:
     def __init__(self, execution: Execution):
         self._execution = execution
         self._pipeline = None
+
+    def is_approval(self, step: StepState) -> bool:
+        """True when the step is an approval (an ``input`` without an agent)."""
+        stage = self._prepared().stages[step.stage_index]
+        return stage.steps[step.step_index].kind == "approvalConfig"
 
     def step_timed_out(self, step: StepState, millis: int) -> bool:
         """True when an aborted step ran for its whole timeout."""

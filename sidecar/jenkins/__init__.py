@@ -7,12 +7,12 @@ again later and never fails a build by itself.
 from sidecar.jenkins.client import JenkinsClient
 from sidecar.jenkins.errors import (JenkinsAuthError, JenkinsError, JenkinsNotFound,
                                     JenkinsRequestError, JenkinsUnavailable)
-from sidecar.jenkins.models import (InputField, InputRequest, LogChunk, QueueState, RunState,
-                                    StageState)
+from sidecar.jenkins.models import (FlowNode, InputField, InputRequest, LogChunk, QueueState,
+                                    RunState, StageState)
 
 __all__ = [
     "JenkinsClient",
     "JenkinsError", "JenkinsUnavailable", "JenkinsAuthError", "JenkinsNotFound",
     "JenkinsRequestError",
-    "QueueState", "RunState", "StageState", "LogChunk", "InputRequest", "InputField",
+    "QueueState", "RunState", "StageState", "FlowNode", "LogChunk", "InputRequest", "InputField",
 ]

@@ -22,6 +22,8 @@ from sidecar.jenkins.models import InputRequest, LogChunk, QueueState, RunState
 from sidecar.jenkins.transport import Transport, parse_json
 
 _QUEUE_ITEM = re.compile(r"/queue/item/(\d+)/?$")
+_EXECUTABLE = "currentExecutable[url,number]"
+RUNNING_TREE = f"computer[executors[{_EXECUTABLE}],oneOffExecutors[{_EXECUTABLE}]]"
 
 
 class JenkinsClient:
@@ -129,6 +131,18 @@ class JenkinsClient:
     def cancel_queue_item(self, queue_id: int) -> None:
         """Take an item out of the queue; Jenkins ignores items that already left."""
         self._request("POST", "/queue/cancelItem", params={"id": str(int(queue_id))})
+
+    def running_builds(self) -> frozenset[tuple[str, int]]:
+        """Every build Jenkins is running, as (job full name, number), in one request.
+
+        ``/computer/api/json`` lists each computer's executors: a Pipeline run holds a
+        flyweight executor in ``oneOffExecutors`` from start to end (on the built-in node),
+        and each agent scope a PlaceholderExecutable in the agent's ``executors``; both
+        export the run's ``url`` and ``number``. Executors of runs our user may not read
+        show ``null``: a run missing here is one to look at, not one known to have ended.
+        """
+        response = self._request("GET", "/computer/api/json", params={"tree": RUNNING_TREE})
+        return parse_json(models.running_builds, response, "/computer/api/json")
 
     def run_state(self, name: str, number: int) -> RunState:
         """Status, timing and stages of a build, in one ``wfapi/describe`` request."""

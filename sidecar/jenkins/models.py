@@ -8,14 +8,19 @@ the expected shape at all raises ``ValueError``, which the client turns into a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 # wfapi StatusExt. SKIPPED is in the plugin's enum too (declarative ``when``), although
 # older documentation lists only the first seven.
 STATUSES = frozenset({"NOT_EXECUTED", "ABORTED", "SUCCESS", "IN_PROGRESS",
                       "PAUSED_PENDING_INPUT", "FAILED", "UNSTABLE", "SKIPPED"})
 RUNNING = frozenset({"IN_PROGRESS", "PAUSED_PENDING_INPUT"})
+# A run's URL is its job's URL plus the number; folders nest as job/<folder>/job/<name>.
+_BUILD_URL = re.compile(r"(?:^|/)(?P<job>job/[^/]+(?:/job/[^/]+)*)/(?P<number>\d+)/?$")
+_JOB_SEGMENT = re.compile(r"job/([^/]+)")
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,14 @@ class QueueState:
 
 
 @dataclass(frozen=True)
+class FlowNode:
+    """A flow node with a log: its id and display name (a step's ``label``, if it has one)."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
 class StageState:
     """One stage of a run as wfapi reports it."""
 
@@ -37,8 +50,13 @@ class StageState:
     start_time_millis: int
     duration_millis: int
     error: str | None = None
-    log_node_ids: tuple[str, ...] = ()
+    log_nodes: tuple[FlowNode, ...] = ()
     """Flow nodes in the stage that carry a log (wfapi ``stageFlowNodes``, at most 100)."""
+
+    @property
+    def log_node_ids(self) -> tuple[str, ...]:
+        """The ids of the nodes with a log, in the stage's order."""
+        return tuple(node.id for node in self.log_nodes)
 
 
 @dataclass(frozen=True)
@@ -104,6 +122,28 @@ def run_state(doc: dict[str, Any]) -> RunState:
                     duration_millis=int(doc.get("durationMillis", 0)), stages=stages)
 
 
+def running_builds(doc: dict[str, Any]) -> frozenset[tuple[str, int]]:
+    """From ``/computer/api/json?tree=computer[executors[…],oneOffExecutors[…]]``."""
+    found = set()
+    for computer in _mapping(doc).get("computer") or ():
+        for kind in ("executors", "oneOffExecutors"):
+            for executor in _mapping(computer).get(kind) or ():
+                executable = _mapping(executor).get("currentExecutable")
+                build = _build_of(executable) if executable else None
+                if build is not None:
+                    found.add(build)
+    return frozenset(found)
+
+
+def _build_of(executable: dict[str, Any]) -> tuple[str, int] | None:
+    """(job full name, number) from an executable's absolute URL ``…/job/a/job/b/7/``."""
+    match = _BUILD_URL.search(urlsplit(str(_mapping(executable).get("url") or "")).path)
+    if match is None:
+        return None  # not a build of a job (or a url we cannot read): nothing to follow
+    name = "/".join(unquote(part) for part in _JOB_SEGMENT.findall(match.group("job")))
+    return name, int(match.group("number"))
+
+
 def input_requests(doc: list[Any]) -> list[InputRequest]:
     """From ``/job/X/N/wfapi/pendingInputActions`` (a list of PendingInputActionsExt)."""
     if not isinstance(doc, list):
@@ -118,13 +158,14 @@ def input_requests(doc: list[Any]) -> list[InputRequest]:
 
 def _stage(doc: dict[str, Any]) -> StageState:
     error = _mapping(doc).get("error") or {}
-    logs = tuple(str(node["id"]) for node in doc.get("stageFlowNodes") or ()
+    logs = tuple(FlowNode(str(node["id"]), str(node.get("name") or ""))
+                 for node in doc.get("stageFlowNodes") or ()
                  if "log" in (node.get("_links") or {}))
     return StageState(id=str(doc["id"]), name=str(doc.get("name", "")), status=_status(doc),
                       start_time_millis=int(doc.get("startTimeMillis", 0)),
                       duration_millis=int(doc.get("durationMillis", 0)),
                       error=error.get("message") if isinstance(error, dict) else None,
-                      log_node_ids=logs)
+                      log_nodes=logs)
 
 
 def _field(doc: dict[str, Any]) -> InputField:

@@ -80,6 +80,9 @@ class Transport:
                     else JenkinsRequestError)
             raise kind(f"request failed ({type(exc).__name__})", method=method,
                        path=path) from exc
+        except UnicodeError as exc:  # e.g. a lone surrogate in a form value: never sent
+            raise JenkinsRequestError(f"the request cannot be encoded ({exc.reason})",
+                                      method=method, path=path) from exc
 
     def _crumb_header(self) -> dict[str, str]:
         with self._crumb_lock:

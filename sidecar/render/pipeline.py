@@ -16,6 +16,10 @@ from sidecar.render.pod import assign_containers, build_pod, pod_yaml
 from sidecar.render.steps import StepPlan, plan_step
 
 
+REPORT_LABEL = "jenkins-sidecar report"
+"""The label of the steps' report calls; sync tells their flow nodes from the step's own."""
+
+
 @dataclass(frozen=True)
 class Rendered:
     """Everything Jenkins needs for one execution."""
@@ -53,9 +57,12 @@ def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings
                     tools=templates.tools)
     pod_text = pod_yaml(pod)
     report = templates.tools["report-node"]["script"] if context.callback_url else None
+    step_report = (templates.tools.get("report-step") or {}).get("script") \
+        if context.callback_url else None
     jenkinsfile = render_jenkinsfile(
         templates.jenkinsfile, pod_yaml=pod_text, timeout=total_timeout(pipeline),
-        segments=_segments(pipeline, plans), report_node=report)
+        segments=_segments(pipeline, plans, step_report), report_node=report,
+        report_label=REPORT_LABEL)
     config_xml = render_job_xml(templates.job_xml, pipeline=pipeline, jenkinsfile=jenkinsfile,
                                 context=context, default_discarder=Discarder(
                                     settings.days_to_keep or None, settings.num_to_keep or None))
@@ -68,7 +75,7 @@ def total_timeout(pipeline: Pipeline) -> int:
     return pipeline.timeout + waits
 
 
-def _segments(pipeline: Pipeline, plans: list[StepPlan]) -> list[dict]:
+def _segments(pipeline: Pipeline, plans: list[StepPlan], step_report: str | None) -> list[dict]:
     """Agent segments separated by approval stages, as the template walks them."""
     by_stage: dict[int, list[StepPlan]] = {}
     for plan in plans:
@@ -76,7 +83,7 @@ def _segments(pipeline: Pipeline, plans: list[StepPlan]) -> list[dict]:
     clone = next((p.checkout for p in plans if p.checkout), None)
     segments: list[dict] = []
     for index, stage in enumerate(pipeline.stages):
-        view = _stage_view(stage, by_stage[index])
+        view = _stage_view(stage, by_stage[index], step_report)
         if stage.is_approval:
             segments.append({"kind": "approval", "stage": view})
             continue
@@ -93,14 +100,25 @@ def _segments(pipeline: Pipeline, plans: list[StepPlan]) -> list[dict]:
     return segments
 
 
-def _stage_view(stage: Stage, plans: list[StepPlan]) -> dict:
+def _stage_view(stage: Stage, plans: list[StepPlan], step_report: str | None) -> dict:
     steps = []
     for plan in plans:
         view = plan.__dict__.copy()
+        view["reports"] = None
         if plan.approval:
             view["approval"] = _approval_view(plan, stage)
+        elif step_report and plan.runs:  # approvals have no agent to report from
+            view["reports"] = {event: _step_report(step_report, plan, event)
+                               for event in ("start", "end")}
         steps.append(view)
     return {"name": stage.name, "runs": any(p.runs for p in plans), "steps": steps}
+
+
+def _step_report(script: str, plan: StepPlan, event: str) -> str:
+    """The report script of one step and event; only our own indices go into it."""
+    stage_index, step_index = plan.key
+    return script.replace("@STEP@", f"{int(stage_index)}/{int(step_index)}") \
+        .replace("@EVENT@", event)
 
 
 def _approval_view(plan: StepPlan, stage: Stage) -> dict:

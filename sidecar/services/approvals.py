@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from sidecar import render
 from sidecar.errors import ConfigError, Problem
 from sidecar.jenkins import InputRequest, JenkinsClient, JenkinsError, JenkinsUnavailable
-from sidecar.services import executions
+from sidecar.services import executions, notifications
 from sidecar.services.access import Forbidden, Principal
 from sidecar.services.pipelines import Conflict, NotFound
 from sidecar.store.models import Approval, Execution, StepState, utcnow
@@ -39,8 +39,11 @@ def jenkins_input_id(input_id: str) -> str:
     return input_id
 
 
-def follow(session: Session, execution: Execution, jenkins: JenkinsClient) -> None:
-    """Record approvals of newly paused steps; close those answered in Jenkins itself."""
+def follow(session: Session, execution: Execution, jenkins: JenkinsClient) -> bool:
+    """Record approvals of newly paused steps; close those answered in Jenkins itself.
+
+    True when a paused step's input is not registered in Jenkins yet: look again soon.
+    """
     approvals = {(a.stage_index, a.step_index): a for a in of_execution(session, execution.id)}
     for step in execution.steps:
         approval = approvals.get((step.stage_index, step.step_index))
@@ -51,9 +54,9 @@ def follow(session: Session, execution: Execution, jenkins: JenkinsClient) -> No
     new = [s for s in execution.steps
            if s.state == "Pending" and (s.stage_index, s.step_index) not in approvals]
     if not new:
-        return
+        return False
     prepared = _prepared(execution)
-    inputs = None
+    inputs, unregistered = None, False
     for step in new:
         config_step = prepared.stages[step.stage_index].steps[step.step_index]
         if config_step.kind != "approvalConfig":
@@ -66,16 +69,20 @@ def follow(session: Session, execution: Execution, jenkins: JenkinsClient) -> No
         found = next((i for i in inputs if i.id == wanted), None) or \
             next((i for i in inputs if i.id.lower() == input_id.lower()), None)
         if found is None:
-            continue  # Jenkins has not registered the input yet: the next cycle looks again
-        session.add(Approval(
+            unregistered = True  # Jenkins has not registered the input yet
+            continue
+        approval = Approval(
             execution_id=execution.id, stage_index=step.stage_index,
             step_index=step.step_index, input_id=input_id, jenkins_input_id=found.id,
             message=found.message or options["message"], ok_text=options.get("ok", "Proceed"),
             submitters=list(options.get("submitters") or []),
             parameters=[_definition(p) for p in options.get("parameters") or ()],
             state="Pending", created_at=utcnow(),
-            timeout_at=utcnow() + timedelta(minutes=options.get("timeout", 60))))
+            timeout_at=utcnow() + timedelta(minutes=options.get("timeout", 60)))
+        session.add(approval)
+        notifications.on_pending(session, execution, approval)
     session.flush()
+    return unregistered
 
 
 def _pending_inputs(execution: Execution, jenkins: JenkinsClient) -> list[InputRequest]:

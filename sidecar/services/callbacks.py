@@ -3,6 +3,11 @@
 A token is made when an execution starts, handed to its Jenkins build as a password
 parameter, and only its SHA-256 is stored; it is checked in constant time. A token
 opens nothing but reports about its own execution.
+
+A step report (start or end) changes no state: it asks the engine to look at the run in
+Jenkins at its next cycle (``Execution.pushes``), and an end keeps it looking until
+Jenkins shows that end (``StepState.end_reported``). Jenkins stays the only source of
+states, so a build cannot report itself into a state it is not in.
 """
 
 from __future__ import annotations
@@ -11,11 +16,16 @@ import hashlib
 import hmac
 import secrets
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from sidecar.errors import SidecarError
 from sidecar.services import executions
-from sidecar.store.models import END_STATES, Execution
+from sidecar.services.pipelines import NotFound
+from sidecar.store.models import END_STATES, Execution, StepState
+
+STEP_EVENTS = ("start", "end")
+INDEX_LIMIT = 2**31  # beyond any column's range
 
 
 class Unauthorized(SidecarError):
@@ -35,6 +45,32 @@ def report_node(session: Session, execution_id: str, token: str, node_name: str)
     if execution.state in END_STATES:
         return False
     return executions.record_node(session, execution, node_name, "callback")
+
+
+def report_step(session: Session, execution_id: str, token: str, key: tuple[int, int],
+                event: str) -> bool:
+    """A step of the build started or ended; False once the execution has ended.
+
+    :raise NotFound: the execution has no such step.
+    """
+    execution = _authorized(session, execution_id, token)
+    in_range = all(0 <= index < INDEX_LIMIT for index in key)
+    if event not in STEP_EVENTS or not in_range or \
+            session.get(StepState, (execution.id, *key)) is None:
+        raise NotFound(f"execution {execution_id} has no step {key[0]}-{key[1]} "
+                       f"or no event {event!r}")
+    if execution.state in END_STATES:
+        return False
+    # Plain UPDATEs: the engine may be writing the same rows; neither may undo the other.
+    session.execute(update(Execution).where(Execution.id == execution.id)
+                    .values(pushes=Execution.pushes + 1)
+                    .execution_options(synchronize_session=False))
+    if event == "end":
+        session.execute(update(StepState).where(
+            StepState.execution_id == execution.id, StepState.stage_index == key[0],
+            StepState.step_index == key[1]).values(end_reported=True)
+            .execution_options(synchronize_session=False))
+    return True
 
 
 def _authorized(session: Session, execution_id: str, token: str) -> Execution:

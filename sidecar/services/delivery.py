@@ -29,7 +29,7 @@ def deliver(store: Store, jenkins: JenkinsClient, approval_id: int) -> bool:
         if approval.state not in DECIDED or decision.get("deliveredAt"):
             return True
         execution = session.get(Execution, approval.execution_id)
-        job, build = execution.jenkins_job, execution.jenkins_build
+        execution_id, job, build = execution.id, execution.jenkins_job, execution.jenkins_build
         input_id = approval.jenkins_input_id or approval.input_id
     error, done, refused = None, False, 0
     try:
@@ -49,4 +49,8 @@ def deliver(store: Store, jenkins: JenkinsClient, approval_id: int) -> bool:
     with store.session() as session:
         session.execute(update(Approval).where(Approval.id == approval_id)
                         .values(decision=decision).execution_options(synchronize_session=False))
+        if done:  # the run moves on in Jenkins: ask the engine to look (sidecar.engine.follow)
+            session.execute(update(Execution).where(Execution.id == execution_id)
+                            .values(pushes=Execution.pushes + 1)
+                            .execution_options(synchronize_session=False))
     return done

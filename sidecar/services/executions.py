@@ -20,6 +20,7 @@ from sidecar.config.inputs import RenderContext
 from sidecar.config.model import Pipeline as PipelineModel
 from sidecar.config.when import branch_matches
 from sidecar.errors import ConfigError, Problem
+from sidecar.services import notifications
 from sidecar.services.pipelines import Conflict, NotFound
 from sidecar.store.models import (END_STATES, Execution, LogChunk, Pipeline, ScheduledInfo,
                                   StepState, utcnow)
@@ -61,6 +62,8 @@ def trigger(session: Session, pipeline_id: str, request: TriggerRequest) -> Exec
     model = config.parse_pipeline(text, "config")
     if not branch_matches(model.branch, request.branch):
         raise Conflict(f"branch {request.branch!r} is outside the pipeline's branch filter")
+    notifications.check_recipients(session, pipeline.project, text, "config",
+                                   model.notification)
     pipeline.last_run_state = "Waiting"
     execution = Execution(
         id=f"{pipeline.id}-{run}", pipeline_id=pipeline.id, project=pipeline.project, run=run,
@@ -99,7 +102,7 @@ def request_stop(session: Session, execution_id: str) -> Execution:
 
 
 def finish(execution: Execution, state: str, reason: str = "", at: datetime | None = None) -> None:
-    """Move an execution to an end state; steps still open end with it."""
+    """Move an execution to an end state; steps still open end with it; queue its notices."""
     execution.state, execution.reason = state, reason or execution.reason
     execution.ended_at = at or utcnow()
     execution.pipeline.last_run_state = state
@@ -107,6 +110,7 @@ def finish(execution: Execution, state: str, reason: str = "", at: datetime | No
         if step.state in ("Waiting", "Building", "Pending"):
             step.state = "Skipped" if step.state == "Waiting" else "Aborted"
             step.ended_at = step.ended_at or execution.ended_at
+    notifications.on_end(execution)
 
 
 def record_node(session: Session, execution: Execution, node_name: str, source: str) -> bool:
@@ -183,6 +187,7 @@ def view(execution: Execution) -> dict[str, Any]:
         "steps": [{"stage": s.stage_index, "step": s.step_index, "stageName": s.stage_name,
                    "state": s.state, "startedAt": _time(s.started_at),
                    "endedAt": _time(s.ended_at)} for s in execution.steps],
+        "notifications": notifications.views(execution),
     }
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from sidecar import config
 from sidecar.errors import ConfigError, Problem, SidecarError
+from sidecar.services import notifications
 from sidecar.services import triggers as webhook_triggers
 from sidecar.store.models import Pipeline, ScheduledInfo
 
@@ -54,8 +55,11 @@ def view(pipeline: Pipeline) -> PipelineView:
                         bool(pipeline.provider_token))
 
 
-def create(session: Session, body: dict[str, Any]) -> Pipeline:
-    """Store a new pipeline; raise ConfigError for bad fields, Conflict when it exists."""
+def create(session: Session, body: dict[str, Any], *, check_notifiers: bool = True) -> Pipeline:
+    """Store a new pipeline; raise ConfigError for bad fields, Conflict when it exists.
+
+    A recipient must name a notifier of the project (not checked for the examples).
+    """
     project, name = body.get("project", "default"), body.get("name")
     problems = [Problem(f"{key} must be lowercase letters, digits and '-' (at most 63)")
                 for key, value in (("project", project), ("name", name))
@@ -67,6 +71,8 @@ def create(session: Session, body: dict[str, Any]) -> Pipeline:
     if session.get(Pipeline, pipeline_id) is not None:
         raise Conflict(f"pipeline {pipeline_id} exists already")
     pipeline = Pipeline(id=pipeline_id, project=project, name=name)
+    if check_notifiers:
+        _check_recipients(session, project, body)
     _apply(pipeline, body)
     session.add(pipeline)
     session.flush()
@@ -79,6 +85,7 @@ def update(session: Session, pipeline_id: str, body: dict[str, Any]) -> Pipeline
     problems = _field_problems(body, allowed=set(FIELDS))
     if problems:
         raise ConfigError(problems)
+    _check_recipients(session, pipeline.project, body)
     _apply(pipeline, body)
     return pipeline
 
@@ -123,7 +130,8 @@ def load_examples(session: Session, directory: Path) -> int:
         if path.name == "context.yml" or session.get(Pipeline, f"examples:{path.stem}"):
             continue
         create(session, {"project": "examples", "name": path.stem,
-                         "inlineConfig": path.read_text(encoding="utf-8")})
+                         "inlineConfig": path.read_text(encoding="utf-8")},
+               check_notifiers=False)
         count += 1
     return count
 
@@ -141,6 +149,13 @@ def _field_problems(body: dict[str, Any], *, allowed: set[str]) -> list[Problem]
         except ConfigError as exc:
             problems += exc.problems
     return problems
+
+
+def _check_recipients(session: Session, project: str, body: dict[str, Any]) -> None:
+    text = body.get("inlineConfig")
+    if isinstance(text, str):
+        notification = config.parse_pipeline(text, "inlineConfig").notification
+        notifications.check_recipients(session, project, text, "inlineConfig", notification)
 
 
 def _apply(pipeline: Pipeline, body: dict[str, Any]) -> None:

@@ -114,6 +114,18 @@ class Execution(Base):
                                                  index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Following a run (sidecar.engine.follow): the build's pushes ask for a look, the
+    # engine counts what it has seen; detail is read at least every reconcile interval.
+    pushes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Requests to look at the run (its build's step reports, a delivered decision)."""
+    pushes_seen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    look_again: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The last look found a change under way that no push will announce."""
+    detailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # One bad execution never stalls the others (sidecar.engine.isolation).
+    errors: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Unexpected failures in a row while admitting, starting or following it."""
+    retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     pipeline: Mapped[Pipeline] = relationship(back_populates="executions")
     steps: Mapped[list[StepState]] = relationship(
@@ -121,6 +133,8 @@ class Execution(Base):
         cascade="all, delete-orphan")
     commits: Mapped[list[ExecutionCommit]] = relationship(
         order_by="ExecutionCommit.position", cascade="all, delete-orphan")
+    notifications: Mapped[list[NotificationDelivery]] = relationship(
+        order_by="NotificationDelivery.id", cascade="all, delete-orphan")
 
 
 class StepState(Base):
@@ -135,6 +149,8 @@ class StepState(Base):
     state: Mapped[str] = mapped_column(String(20), default="Waiting")
     jenkins_node_id: Mapped[str | None] = mapped_column(String(50))
     log_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    end_reported: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """The build pushed this step's end; the engine looks until Jenkins shows it."""
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -243,3 +259,48 @@ class NodeCache(Base):
     state: Mapped[str] = mapped_column(String(20), default="present")
     """'present', or 'pruned' once gc removed it."""
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Notifier(Base):
+    """A notification channel a project registered; its secret is write-only."""
+
+    __tablename__ = "notifiers"
+
+    project: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    type: Mapped[str] = mapped_column(String(20))
+    url: Mapped[str] = mapped_column(String(2000), default="")
+    secret: Mapped[str] = mapped_column(String(500), default="")
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    """E-mail: host, port, tls, user, from."""
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class NotificationDelivery(Base):
+    """The outbox: one message about one execution event to one notifier.
+
+    Written in the transaction that changes the execution's state; ``delivery_id``
+    (execution, condition, notifier) makes a second write of the same event a no-op.
+    """
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (Index("ix_notification_deliveries_due", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    delivery_id: Mapped[str] = mapped_column(String(500), unique=True)
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), index=True)
+    notifier: Mapped[str] = mapped_column(String(100))
+    condition: Mapped[str] = mapped_column(String(20))
+    recipients: Mapped[list] = mapped_column(JSON, default=list)
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    """The execution's fields at the event, as the message template sees them."""
+    template: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(20), default="Queued")
+    """Queued (due at next_attempt_at), Sent, or Failed (no more attempts)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    template_error: Mapped[str] = mapped_column(Text, default="")
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -14,15 +14,24 @@ Test-control API (all plain Python, no sleeps; tests move things on explicitly):
         build.start_stage("Build"); build.append_log("Build", "text")
         build.finish_stage("Build", "SUCCESS"); build.pause_for_input("Ok", "Deploy?")
         build.answers                         # input answers that reached Jenkins
+        build.broken = True                   # its wfapi answers 500 (unloadable flow graph)
         build.finish("SUCCESS")
         fake.fail_with(503); fake.refuse_connections(); fake.stall(); fake.recover()
         fake.expire_sessions()                # like a restart: crumbs and cookies go stale
         fake.request_counts[("GET", "/job/{name}/{number}/wfapi/describe")]
         fake.requests                         # every request, headers and body included
+        fake.before_request("GET", "/computer/api/json", action)  # runs action first
+        build.start_stage("step-0-0", report="label"); build.report("step-0-0", "label")
         fake.errors                           # tracebacks of bugs in the fake itself
 
 Without ``users``/``api_tokens`` anonymous requests are allowed; with them, requests need
 basic auth. API-token requests need no crumb; password and anonymous POSTs do (``crumbs``).
+
+``…/api/json`` answers honour ``tree`` (``fakes.jenkins_tree``). ``/computer/api/json``
+shows the built-in node (no executors of its own; one ``OneOffExecutor`` per running
+Pipeline build, as the flyweight task runs there), an idle static agent, and one
+Kubernetes agent per build in an agent scope (`FakeBuild.holds_agent`) whose executor
+runs the build's PlaceholderExecutable.
 """
 
 from __future__ import annotations
@@ -45,8 +54,9 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.etree.ElementTree import ParseError
 
-from fakes.jenkins_model import (Clock, FakeBuild, FakeJob, FakeQueueItem, build_path,
-                                 job_path)
+from fakes import jenkins_tree
+from fakes.jenkins_model import (PLACEHOLDER, WORKFLOW_RUN, Clock, FakeBuild, FakeJob,
+                                 FakeQueueItem, build_path, job_path)
 
 COOKIE = "JSESSIONID.fa4e1b2c"
 CRUMB_FIELD = "Jenkins-Crumb"
@@ -106,6 +116,7 @@ class Request:
 # (method, pattern, handler). Patterns double as the keys of FakeJenkins.request_counts.
 ROUTES = [
     ("GET", "/api/json", "_root"),
+    ("GET", "/computer/api/json", "_computers"),
     ("GET", "/crumbIssuer/api/json", "_crumb_issuer"),
     ("POST", "/createItem", "_create_item"),
     ("GET", "/job/{name}/api/json", "_job_json"),
@@ -138,6 +149,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
 
 
 _COMPILED = [(method, pattern, _compile(pattern), handler) for method, pattern, handler in ROUTES]
+_COMPILED_BY_PATTERN = {pattern: regex for _, pattern, regex, _ in _COMPILED}
 
 
 class FakeJenkins:
@@ -158,6 +170,7 @@ class FakeJenkins:
         self._lock = threading.RLock()
         self._sessions: dict[str, str] = {}  # session id -> user
         self._next_queue_id = 101
+        self._hooks: dict[tuple[str, str], Callable[[], None]] = {}
         self._failure: tuple[int, str | None] | None = None
         self._stalled = False
         self._release = threading.Event()
@@ -215,6 +228,10 @@ class FakeJenkins:
         """Forget every web session, as a restart does: old cookies and crumbs stop working."""
         with self._lock:
             self._sessions.clear()
+
+    def before_request(self, method: str, pattern: str, action: Callable[[], None]) -> None:
+        """Run action (once) when the next such request arrives, before it is answered."""
+        self._hooks[(method, pattern)] = action
 
     # -- builds ------------------------------------------------------------------------------
 
@@ -275,6 +292,10 @@ class FakeJenkins:
                           {k: v[-1] for k, v in parse_qs(split.query).items()},
                           handler.headers, handler.rfile.read(length) if length else b"")
         release = self._release
+        for (method, pattern), action in list(self._hooks.items()):
+            if method == request.method and _COMPILED_BY_PATTERN[pattern].match(request.path):
+                del self._hooks[(method, pattern)]
+                action()
         if self._stalled:
             release.wait()
             handler.close_connection = True  # never answered
@@ -312,7 +333,11 @@ class FakeJenkins:
         if refusal is not None:
             return refusal
         arguments = {key: unquote(value) for key, value in match.groupdict().items()}
-        return getattr(self, handler)(request, **arguments)
+        reply = getattr(self, handler)(request, **arguments)
+        if "tree" in request.query and pattern.endswith("/api/json") and reply.status == 200:
+            tree = jenkins_tree.parse(request.query["tree"])
+            reply = Reply.json(jenkins_tree.prune(json.loads(reply.body), tree))
+        return reply
 
     def _authenticate(self, request: Request) -> Reply | None:
         kind = "anonymous"
@@ -348,6 +373,23 @@ class FakeJenkins:
     def _root(self, request: Request) -> Reply:
         return Reply.json({"_class": "hudson.model.Hudson", "mode": "NORMAL"})
 
+    def _computers(self, request: Request) -> Reply:
+        running = sorted((b for b in self.builds.values() if b.result is None),
+                         key=lambda b: (b.job, b.number))
+        one_off = [_executor(-1, b.executable_json(self.url, WORKFLOW_RUN), "OneOffExecutor")
+                   for b in running]
+        built_in = _computer("hudson.model.Hudson$MasterComputer", "Built-In Node", [], one_off)
+        static = _computer("hudson.slaves.SlaveComputer", "static-agent", [_executor(0, None)], [])
+        agents = [_computer("org.csanchez.jenkins.plugins.kubernetes.KubernetesComputer",
+                            f"{b.job}-{b.number}-agent".replace(".", "-").lower(),
+                            [_executor(0, b.executable_json(self.url, PLACEHOLDER))], [])
+                  for b in running if b.holds_agent]
+        computers = [built_in, static, *sorted(agents, key=lambda c: c["displayName"])]
+        busy = sum(1 for c in computers for e in c["executors"] if not e["idle"])
+        return Reply.json({"_class": "hudson.model.ComputerSet", "busyExecutors": busy,
+                           "computer": computers, "displayName": "Nodes",
+                           "totalExecutors": sum(len(c["executors"]) for c in computers)})
+
     def _crumb_issuer(self, request: Request) -> Reply:
         if not self.crumbs:
             return Reply.error(404, "Not Found")
@@ -380,7 +422,7 @@ class FakeJenkins:
         builds = sorted((b for (j, _), b in self.builds.items() if j == name),
                         key=lambda b: -b.number)
         return Reply.json({**job.to_json(self.url, in_queue=in_queue),
-                           "builds": [b.summary_json() for b in builds]})
+                           "builds": [b.summary_json(self.url) for b in builds]})
 
     def _get_config(self, request: Request, name: str) -> Reply:
         job = self.jobs.get(name)
@@ -450,7 +492,12 @@ class FakeJenkins:
         return Reply.redirect(self.url + "/queue/")
 
     def _describe(self, request: Request, name: str, number: str) -> Reply:
-        return self._with_build(name, number, lambda build: Reply.json(build.describe_json()))
+        def describe(build: FakeBuild) -> Reply:
+            if build.broken:
+                return Reply.error(500, "java.io.IOException: failed to load the flow graph "
+                                        f"of {name} #{number}")
+            return Reply.json(build.describe_json())
+        return self._with_build(name, number, describe)
 
     def _pending_inputs(self, request: Request, name: str, number: str) -> Reply:
         return self._with_build(name, number,
@@ -506,6 +553,20 @@ class FakeJenkins:
     def _with_build(self, name: str, number: str, then: Callable[[FakeBuild], Reply]) -> Reply:
         build = self.builds.get((name, int(number)))
         return Reply.error(404, "Not Found") if build is None else then(build)
+
+
+def _computer(kind: str, name: str, executors: list[dict], one_off: list[dict]) -> dict[str, Any]:
+    """A Computer as ``/computer/api/json`` lists it."""
+    return {"_class": kind, "displayName": name, "executors": executors,
+            "idle": not any(e["currentExecutable"] for e in executors + one_off),
+            "numExecutors": len(executors), "offline": False, "oneOffExecutors": one_off}
+
+
+def _executor(number: int, executable: dict | None, kind: str = "Executor") -> dict[str, Any]:
+    """An Executor; ``currentExecutable`` is null when idle (or not readable by the caller)."""
+    return {"_class": f"hudson.model.{kind}", "currentExecutable": executable,
+            "idle": executable is None, "likelyStuck": False, "number": number,
+            "progress": -1}
 
 
 def _form_parameters(form: Mapping[str, str]) -> dict[str, Any]:

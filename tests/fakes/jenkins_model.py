@@ -15,6 +15,12 @@ from urllib.parse import quote
 
 FINAL = frozenset({"SUCCESS", "FAILED", "ABORTED", "UNSTABLE", "NOT_EXECUTED", "SKIPPED"})
 STRING_PARAMETER = "StringParameterDefinition"
+WORKFLOW_RUN = "org.jenkinsci.plugins.workflow.job.WorkflowRun"
+PLACEHOLDER = ("org.jenkinsci.plugins.workflow.support.steps."
+               "ExecutorStepExecution$PlaceholderTask$PlaceholderExecutable")
+# hudson.model.Result names of the wfapi end statuses (api/json shows Result, wfapi StatusExt).
+RESULTS = {"SUCCESS": "SUCCESS", "FAILED": "FAILURE", "ABORTED": "ABORTED",
+           "UNSTABLE": "UNSTABLE", "NOT_EXECUTED": "NOT_BUILT", "SKIPPED": "NOT_BUILT"}
 
 
 class Clock:
@@ -109,8 +115,21 @@ class FakeQueueItem:
 
 
 @dataclass
+class FakeNode:
+    """A labelled step of a stage besides its main one, such as a report ``sh``."""
+
+    id: str
+    label: str
+    log: bytes = b""
+
+
+@dataclass
 class FakeStage:
-    """A stage (flow node ``id``) whose one step (``log_node_id``) holds the log."""
+    """A stage (flow node ``id``) whose main step (``log_node_id``) holds the log.
+
+    ``before`` and ``after`` are labelled steps that ran before and after the main one
+    (the rendered Jenkinsfile's step reports), listed with it in ``stageFlowNodes``.
+    """
 
     id: str
     log_node_id: str
@@ -120,6 +139,8 @@ class FakeStage:
     end: int | None = None
     error: str | None = None
     log: bytearray = field(default_factory=bytearray)
+    before: list[FakeNode] = field(default_factory=list)
+    after: list[FakeNode] = field(default_factory=list)
 
 
 @dataclass
@@ -153,6 +174,8 @@ class FakeBuild:
         self.parameters = parameters
         self.answers: list[InputAnswer] = []
         self.stop_requested = False
+        self.broken = False
+        """A build whose flow graph cannot be loaded: its wfapi answers 500, as Jenkins does."""
         self.result: str | None = None
         self.stages: dict[str, FakeStage] = {}
         self.inputs: dict[str, FakeInput] = {}
@@ -171,16 +194,26 @@ class FakeBuild:
             return self.result
         return "PAUSED_PENDING_INPUT" if self.inputs else "IN_PROGRESS"
 
-    def start_stage(self, name: str) -> FakeStage:
-        """Enter a stage: a stage node and one step node that will carry the log."""
+    def start_stage(self, name: str, *, report: str | None = None) -> FakeStage:
+        """Enter a stage: a stage node and one step node that will carry the log.
+
+        report: the label of a step that runs first in the stage (a start report).
+        """
         with self._lock:
             self._check_running()
-            node = self._next_node
-            self._next_node += 2
-            stage = FakeStage(id=str(node), log_node_id=str(node + 1), name=name,
+            stage = FakeStage(id=self._node(), log_node_id="", name=name,
                               start=self._clock.tick())
+            if report is not None:
+                stage.before.append(FakeNode(self._node(), report))
+            stage.log_node_id = self._node()
             self.stages[name] = stage
             return stage
+
+    def report(self, stage_name: str, label: str, log: str = "") -> None:
+        """A labelled step ran after the main one in a running stage (an end report)."""
+        with self._lock:
+            stage = self._stage(stage_name)
+            stage.after.append(FakeNode(self._node(), label, log.encode("utf-8")))
 
     def finish_stage(self, name: str, status: str = "SUCCESS", *, error: str | None = None) -> None:
         """End a stage with a wfapi status; FAILED gets a default error message."""
@@ -190,6 +223,12 @@ class FakeBuild:
             stage = self._stage(name)
             stage.status, stage.end = status, self._clock.tick()
             stage.error = error or ("script returned exit code 1" if status == "FAILED" else None)
+
+    @property
+    def holds_agent(self) -> bool:
+        """In an agent scope: a stage runs and no input holds the run (approvals have none)."""
+        return self.result is None and not self.inputs and \
+            any(stage.end is None for stage in self.stages.values())
 
     def append_log(self, stage_name: str, text: str) -> None:
         """Add text to the log of the stage's step."""
@@ -242,15 +281,31 @@ class FakeBuild:
             for stage in self.stages.values():
                 if stage.log_node_id == node_id:
                     return bytes(stage.log), stage.end is not None or self.result is not None
+                for node in (*stage.before, *stage.after):
+                    if node.id == node_id:
+                        return node.log, True
             return None
 
-    def summary_json(self) -> dict[str, Any]:
-        """The build as a job's ``builds`` list shows it, with its parameters."""
-        return {"_class": "org.jenkinsci.plugins.workflow.job.WorkflowRun",
-                "number": self.number, "queueId": self.queue_id,
+    def summary_json(self, base: str = "") -> dict[str, Any]:
+        """The build as a job's ``builds`` list shows it (Run's exported fields)."""
+        return {**self.executable_json(base, WORKFLOW_RUN),
+                "building": self.result is None, "queueId": self.queue_id,
+                "result": RESULTS.get(self.result) if self.result else None,
+                "duration": 0 if self.end is None else self.end - self.start,
+                "estimatedDuration": -1, "id": str(self.number),
                 "actions": [{"_class": "hudson.model.ParametersAction", "parameters": [
                     {"_class": "hudson.model.StringParameterValue", "name": k, "value": v}
                     for k, v in self.parameters.items()]}]}
+
+    def executable_json(self, base: str, kind: str) -> dict[str, Any]:
+        """What an executor shows as its ``currentExecutable``: the run or an agent's placeholder.
+
+        Both export the run's absolute ``url`` and ``number`` (``Run.getAbsoluteUrl``,
+        ``PlaceholderExecutable.getAbsoluteUrl``).
+        """
+        return {"_class": kind, "displayName": f"#{self.number}",
+                "fullDisplayName": f"{self.job} #{self.number}", "number": self.number,
+                "timestamp": self.start, "url": f"{base}{build_path(self.job, self.number)}/"}
 
     def describe_json(self) -> dict[str, Any]:
         """``wfapi/describe``: RunExt with StageNodeExt stages and their stageFlowNodes."""
@@ -285,20 +340,31 @@ class FakeBuild:
             status = "PAUSED_PENDING_INPUT"
         duration = (stage.end if stage.end is not None else now) - stage.start
         node = f"{prefix}/execution/node"
-        step = {"_links": {"self": href(f"{node}/{stage.log_node_id}/wfapi/describe"),
-                           "log": href(f"{node}/{stage.log_node_id}/wfapi/log")},
-                "id": stage.log_node_id, "name": "Shell Script", "execNode": "",
-                "status": status, "parameterDescription": stage.name,
-                "startTimeMillis": stage.start, "durationMillis": duration,
-                "pauseDurationMillis": 0, "parentNodes": [stage.id]}
+
+        def atom(node_id: str, name: str, state: str, parent: str) -> dict[str, Any]:
+            # AtomFlowNodeExt: the display name is the step's label when it has one.
+            return {"_links": {"self": href(f"{node}/{node_id}/wfapi/describe"),
+                               "log": href(f"{node}/{node_id}/wfapi/log")},
+                    "id": node_id, "name": name, "execNode": "", "status": state,
+                    "parameterDescription": stage.name, "startTimeMillis": stage.start,
+                    "durationMillis": duration, "pauseDurationMillis": 0,
+                    "parentNodes": [parent]}
+        step = atom(stage.log_node_id, "Shell Script", status,
+                    stage.before[-1].id if stage.before else stage.id)
+        nodes = [atom(n.id, n.label, "SUCCESS", stage.id) for n in stage.before] + [step] + \
+            [atom(n.id, n.label, "SUCCESS", stage.log_node_id) for n in stage.after]
         doc = {"_links": {"self": href(f"{node}/{stage.id}/wfapi/describe")},
                "id": stage.id, "name": stage.name, "execNode": "", "status": status,
                "startTimeMillis": stage.start, "durationMillis": duration,
-               "pauseDurationMillis": 0, "stageFlowNodes": [step]}
+               "pauseDurationMillis": 0, "stageFlowNodes": nodes}
         if stage.error:
             doc["error"] = step["error"] = {"message": stage.error,
                                             "type": "hudson.AbortException"}
         return doc
+
+    def _node(self) -> str:
+        node, self._next_node = self._next_node, self._next_node + 1
+        return str(node)
 
     def _stage(self, name: str) -> FakeStage:
         try:
