@@ -60,6 +60,15 @@ system-deps:
 		$$SUDO apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql-client >/dev/null; \
 	fi
+	@# tests/ui/ drive Debian's Chromium headless (Playwright, no browser download of its own);
+	@# fonts-liberation gives the screenshots the metric-compatible Arial/Helvetica.
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -q Liberation; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+			chromium fonts-liberation >/dev/null; \
+	fi
+	@/usr/bin/chromium --version
 
 # The unmodified Blue Ocean client library, pinned by its lock file, that
 # tests/test_blueocean_client.py drives against the sidecar (npm comes with system-deps).

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from flask import Flask
 
+from sidecar import ui
 from sidecar.api import (approvals, auth, blueocean_input, callbacks, errors, executions, health,
                          hooks, nodes, notifiers, openapi, pipelines, render, requestlog)
 from sidecar.api.blueocean import BLUEPRINTS as BLUE_OCEAN
@@ -113,4 +114,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                       callbacks.bp, render.bp, hooks.bp, nodes.bp, approvals.bp,
                       blueocean_input.bp, notifiers.bp, *BLUE_OCEAN):
         app.register_blueprint(blueprint)
+    ui.init_app(app, settings)
     return app

@@ -15,6 +15,7 @@ from sidecar.errors import ConfigError, Problem
 from sidecar.logs import FORMATS, LEVELS
 
 PREFIX = "SIDECAR_"
+MIN_SECRET_KEY = 32
 
 
 def _setting(default: Any, doc: str, *, secret: bool = False) -> Any:
@@ -67,6 +68,10 @@ class ServiceSettings:
                                "line: time, level, logger, message, request and execution ids)")
     allow_anonymous: bool = _setting(False, "allow anonymous API access on a non-loopback "
                                      "address when no token file is set")
+    secret_key: str = _setting("", "key that signs the web UI's session cookies and form "
+                               "tokens, the same in every process and replica (at least 32 "
+                               "characters); empty: a random key per process, loopback only",
+                               secret=True)
     outbound_allow: str = _setting("", "comma-separated hosts and CIDRs that outbound calls "
                                    "(SCM API, webhooks) may reach although private, loopback "
                                    "or link-local, e.g. 127.0.0.1/32,git.internal")
@@ -109,6 +114,13 @@ class ServiceSettings:
             problems.append(_problem("api_tokens_file", "is needed when binding to a "
                                      f"non-loopback address ({self.bind}); or set "
                                      f"{env_name('allow_anonymous')}=true"))
+        if not self.secret_key and not _loopback(self.bind):
+            problems.append(_problem("secret_key", "is needed when binding to a non-loopback "
+                                     f"address ({self.bind}): every process and replica must "
+                                     "sign the web UI's cookies with the same key"))
+        if self.secret_key and len(self.secret_key) < MIN_SECRET_KEY:
+            problems.append(_problem("secret_key", f"must be at least {MIN_SECRET_KEY} "
+                                     "characters"))
         if problems:
             raise ConfigError(problems)
 

@@ -91,6 +91,6 @@ def test_non_loopback_bind_needs_tokens_or_explicit_anonymous():
     with pytest.raises(ConfigError) as caught:
         settings_from({"SIDECAR_BIND": "0.0.0.0:8080"})
     assert "SIDECAR_API_TOKENS_FILE" in caught.value.problems[0].message
-    assert settings_from({"SIDECAR_BIND": "0.0.0.0:8080",
-                          "SIDECAR_ALLOW_ANONYMOUS": "true"}).allow_anonymous
+    assert settings_from({"SIDECAR_BIND": "0.0.0.0:8080", "SIDECAR_ALLOW_ANONYMOUS": "true",
+                          "SIDECAR_SECRET_KEY": "k" * 32}).allow_anonymous
     assert settings_from({"SIDECAR_BIND": "127.0.0.1:9000"}).bind == "127.0.0.1:9000"

@@ -38,7 +38,7 @@ from sidecar.settings import settings_from
 
 RESERVED_SECRETS = {"jenkins-sidecar-api-tokens", "jenkins-sidecar-jenkins-token",
                     "jenkins-sidecar-webhook-secrets", "jenkins-sidecar-notifier-secrets",
-                    "jenkins-sidecar-cache-report-token"}
+                    "jenkins-sidecar-cache-report-token", "jenkins-sidecar-ui-key"}
 SIDECAR = ("Deployment", "jenkins-sidecar", "jenkins")
 JENKINS = ("StatefulSet", "jenkins", "jenkins")
 GC = ("DaemonSet", "jenkins-sidecar-cache-gc", "jenkins-agents")

@@ -39,6 +39,9 @@ EOF
 write webhook-secrets.env <<EOF || true
 approval-webhook-secret=$(random)
 EOF
+write ui-key.env <<EOF || true
+secret-key=$(random)
+EOF
 write notifier-secrets.env <<EOF || true
 # Credentials of notification channels, one KEY=value a line.
 EOF

@@ -16,6 +16,8 @@ bp = Blueprint("auth", __name__)
 
 OPEN_PREFIXES = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/hooks/",
                  "/api/v1/callbacks/")
+# The web UI signs its users in itself, with the same tokens, into a session cookie.
+UI_PREFIX = "/ui"
 # POSTs that only read: Blue Ocean's capability look-up, rendering and validation.
 READ_POSTS = ("/blue/rest/classes", "/api/v1/render", "/api/v1/validate")
 
@@ -23,7 +25,7 @@ READ_POSTS = ("/blue/rest/classes", "/api/v1/render", "/api/v1/validate")
 @bp.before_app_request
 def _authenticate() -> None:
     path = request.path
-    if path.startswith(OPEN_PREFIXES):
+    if path.startswith(OPEN_PREFIXES) or path == UI_PREFIX or path.startswith(UI_PREFIX + "/"):
         return
     g.principal = _principal()
     writes = request.method not in ("GET", "HEAD", "OPTIONS") and \

@@ -85,13 +85,17 @@ class TokenTable:
 
     def principal(self, token: str) -> Principal:
         """The principal of a token. :raise Unauthenticated:"""
-        digest = digest_of(token)
+        found = self.principal_of_digest(digest_of(token))
+        if found is None or not token:
+            raise Unauthenticated("a valid bearer token is required")
+        return found
+
+    def principal_of_digest(self, digest: str) -> Principal | None:
+        """The principal whose token has this hex SHA-256 (a web UI session), or None."""
         found = None
         for known, principal in self.entries:  # no early exit: constant time per table
             if hmac.compare_digest(digest, known):
                 found = principal
-        if found is None or not token:
-            raise Unauthenticated("a valid bearer token is required")
         return found
 
 
