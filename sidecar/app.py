@@ -5,22 +5,22 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask
 
-from sidecar import ui
-from sidecar.api import (approvals, auth, blueocean_input, callbacks, errors, executions, health,
-                         hooks, nodes, notifiers, openapi, pipelines, render, requestlog)
+from sidecar import outbound, ui
+from sidecar.api import (approvals, auth, blueocean_input, callbacks, errors, executions, guard,
+                         health, hooks, nodes, notifiers, openapi, pipelines, render, requestlog)
 from sidecar.api.blueocean import BLUEPRINTS as BLUE_OCEAN
 from sidecar.config.templates import TemplateSet, load_templates
 from sidecar.engine.loop import Engine
+from sidecar.errors import ConfigError, Problem
 from sidecar.jenkins import JenkinsClient, JenkinsError
 from sidecar.kube import KubeError, PodLocator
 from sidecar.notify import WebhookSender
-from sidecar.notify.guard import Client, Policy
 from sidecar.services import pipelines as pipeline_service
 from sidecar.services.access import TokenTable, load_tokens
 from sidecar.settings import ServiceSettings, settings_from
@@ -39,6 +39,8 @@ class Sidecar:
     jenkins: JenkinsClient | None = None
     tokens: TokenTable | None = None
     """API bearer tokens; None: no token file, every caller is anonymous."""
+    outbound: outbound.Client = field(default_factory=outbound.Client)
+    """The guarded client of SCM API calls and webhooks."""
 
     def jenkins_status(self) -> str:
         """'not configured', 'unreachable', or 'ok' with Jenkins' version."""
@@ -63,7 +65,7 @@ class Sidecar:
                         pod_lost_grace=self.settings.pod_lost_grace,
                         notifier=self._approval_notifier(), public_url=self.settings.public_url,
                         retention_interval=self.settings.retention_interval,
-                        outbound=Client(Policy.parse(self.settings.outbound_allow)))
+                        outbound=self.outbound)
         threading.Thread(target=engine.run, args=(stop,), name="sidecar-engine",
                          daemon=True).start()
         return stop
@@ -72,7 +74,7 @@ class Sidecar:
         if not self.settings.approval_webhook_url:
             return None
         return WebhookSender(url=self.settings.approval_webhook_url,
-                             secret=self.settings.approval_webhook_secret)
+                             secret=self.settings.approval_webhook_secret, client=self.outbound)
 
     def _pod_locator(self) -> PodLocator | None:
         api = self.settings.kubernetes_api
@@ -107,12 +109,21 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                                 token=settings.jenkins_token, password=settings.jenkins_password,
                                 timeout=settings.jenkins_timeout)
     tokens = load_tokens(settings.api_tokens_file) if settings.api_tokens_file else None
-    app.extensions["sidecar"] = Sidecar(settings, store, templates, jenkins, tokens)
+    app.extensions["sidecar"] = Sidecar(settings, store, templates, jenkins, tokens,
+                                        outbound.Client(_outbound_policy(settings)))
     app.register_blueprint(requestlog.bp)  # first: every later failure has its request id
     errors.register(app)
+    guard.install(app, settings.max_content_length)
     for blueprint in (auth.bp, openapi.bp, health.bp, pipelines.bp, executions.bp,
                       callbacks.bp, render.bp, hooks.bp, nodes.bp, approvals.bp,
                       blueocean_input.bp, notifiers.bp, *BLUE_OCEAN):
         app.register_blueprint(blueprint)
     ui.init_app(app, settings)
     return app
+
+
+def _outbound_policy(settings: ServiceSettings) -> outbound.Policy:
+    try:
+        return outbound.Policy.parse(settings.outbound_allow)
+    except ValueError as exc:
+        raise ConfigError(Problem(f"SIDECAR_OUTBOUND_ALLOW: {exc}")) from None

@@ -8,6 +8,7 @@ Secrets (Jenkins token and password) never appear in ``repr``.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -72,6 +73,8 @@ class ServiceSettings:
                                "tokens, the same in every process and replica (at least 32 "
                                "characters); empty: a random key per process, loopback only",
                                secret=True)
+    max_content_length: int = _setting(5 * 1024 * 1024, "largest request body in bytes, "
+                                       "chunked bodies included; larger ones get a 413")
     outbound_allow: str = _setting("", "comma-separated hosts and CIDRs that outbound calls "
                                    "(SCM API, webhooks) may reach although private, loopback "
                                    "or link-local, e.g. 127.0.0.1/32,git.internal")
@@ -103,6 +106,8 @@ class ServiceSettings:
         for name in ("approval_webhook_url", "public_url"):
             if getattr(self, name) and not getattr(self, name).startswith(("http://", "https://")):
                 problems.append(_problem(name, "must start with http:// or https://"))
+        if self.max_content_length < 1024:
+            problems.append(_problem("max_content_length", "must be at least 1024 bytes"))
         if self.approval_webhook_url and not self.approval_webhook_secret:
             problems.append(_problem("approval_webhook_secret",
                                      "is needed with an approval webhook URL"))
@@ -127,7 +132,12 @@ class ServiceSettings:
 
 def _loopback(bind: str) -> bool:
     host = bind.rsplit(":", 1)[0].strip("[]")
-    return host in ("localhost", "::1") or host.startswith("127.")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def env_name(name: str) -> str:
@@ -167,6 +177,10 @@ def _convert(raw: str, declared: str) -> Any:
         if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
             raise ValueError("must be true or false")
         return raw.lower() in ("true", "1", "yes")
+    if declared == "int":
+        if not raw.isascii() or not raw.isdigit():
+            raise ValueError("must be a whole number")
+        return int(raw)
     if declared == "float":
         try:
             return float(raw)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from fakes.jenkins import FakeJenkins
+from same_origin import SameOriginClient
 from sqlalchemy import select
 from webhook_helpers import headers_for, sample
 
@@ -136,6 +137,7 @@ def fake():
 @pytest.fixture
 def app(database_url, fake):
     app = create_app({"TESTING": True, "database_url": database_url})
+    app.test_client_class = SameOriginClient
     jenkins = JenkinsClient(url=fake.url, user="sidecar", token=TOKEN)
     app.extensions["sidecar"].jenkins = jenkins
     yield app
@@ -170,7 +172,8 @@ def scenarios(app, store, engine, fake):
     run, build = started(store, engine, fake)
     build.start_stage("step-0-0")
     engine.cycle()
-    assert app.test_client().put(f"{BO_PIPELINE}runs/{run}/stop/").status_code == 200
+    assert app.test_client().put(f"{BO_PIPELINE}runs/{run}/stop/",
+                                 content_type="application/json").status_code == 200
     engine.cycle()
     found["aborted"] = run
     fake.auto_start = False

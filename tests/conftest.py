@@ -8,6 +8,7 @@ import pytest
 
 from databases import postgres_database, sqlite_url
 from groovy_recorder import GroovyRecorder
+from same_origin import SameOriginClient
 from scenarios import scenario_list
 from sidecar.app import create_app
 from sidecar.config.templates import load_templates
@@ -64,6 +65,7 @@ def store(database_url):
 def app(database_url):
     """An app on a fresh database, without Jenkins."""
     app = create_app({"TESTING": True, "database_url": database_url})
+    app.test_client_class = SameOriginClient
     yield app
     app.extensions["sidecar"].store.dispose()
 

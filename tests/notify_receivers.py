@@ -22,6 +22,9 @@ from aiosmtpd.controller import Controller
 
 VENDOR_HOSTS = ("hooks.slack.com", "oapi.dingtalk.com", "qyapi.weixin.qq.com",
                 "open.feishu.cn", "open.larksuite.com", "prod-12.westus.logic.azure.com")
+VENDOR_ADDRESS = "127.0.0.77"
+"""Where the vendors' names lead: a loopback address of its own, so a test's outbound
+allow-list can admit the vendors without admitting 127.0.0.1."""
 OK_BODY = {"errcode": 0, "errmsg": "ok", "code": 0, "msg": "success"}
 """DingTalk and WeCom answer errcode/errmsg, Feishu code/msg."""
 
@@ -46,6 +49,7 @@ class Receiver:
     """An HTTP(S) server that records requests and answers with ``statuses`` in turn."""
 
     tls: ssl.SSLContext | None = None
+    address: str = "127.0.0.1"
     received: list[Received] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
 
@@ -72,15 +76,15 @@ class Receiver:
             def log_message(self, *args):
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((self.address, 0), Handler)
         if self.tls is not None:
             self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def url(self, path: str = "/hook") -> str:
-        """A URL of this receiver on 127.0.0.1."""
-        return f"http://127.0.0.1:{self.port}{path}"
+        """A URL of this receiver by its address."""
+        return f"http://{self.address}:{self.port}{path}"
 
     def close(self) -> None:
         """Stop serving."""
@@ -98,13 +102,15 @@ def vendor_receiver(tmp_path, monkeypatch) -> Receiver:
     authority.cert_pem.write_to_path(str(bundle))
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    receiver = Receiver(tls=context)
+    receiver = Receiver(tls=context, address=VENDOR_ADDRESS)
     real = socket.getaddrinfo
 
     def resolve(host, port, *args, **kwargs):
-        if isinstance(host, str) and host.lower() in VENDOR_HOSTS:
+        # A vendor's name, and VENDOR_ADDRESS itself, lead to the receiver's port: the
+        # sidecar's client resolves the name once, then connects to (address, 443).
+        if isinstance(host, str) and (host.lower() in VENDOR_HOSTS or host == VENDOR_ADDRESS):
             return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
-                     ("127.0.0.1", receiver.port))]
+                     (VENDOR_ADDRESS, receiver.port))]
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)

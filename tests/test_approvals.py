@@ -31,6 +31,7 @@ from fakes.jenkins import FakeJenkins
 from fakes.jenkins_model import InputAnswer
 from sqlalchemy import func, select, update
 
+from sidecar import outbound
 from sidecar.app import create_app
 from sidecar.engine.loop import Engine
 from sidecar.engine.starter import EXECUTION_PARAMETER
@@ -126,7 +127,8 @@ def world(database_url, tmp_path, fake, receiver, templates):
                       "jenkins_user": "sidecar", "jenkins_token": JENKINS_TOKEN,
                       "public_url": "https://sidecar.example"})
     state = app.extensions["sidecar"]
-    sender = WebhookSender(url=receiver.url, secret=SECRET)
+    sender = WebhookSender(url=receiver.url, secret=SECRET,
+                           client=outbound.Client(outbound.Policy.parse("127.0.0.1/32")))
     engine = Engine(store=state.store, jenkins=state.jenkins, templates=templates,
                     notifier=sender, public_url="https://sidecar.example", notify_backoff=0)
     yield app.test_client(), engine, state.store, fake
@@ -409,7 +411,8 @@ def test_webhook_settings_are_checked_and_the_secret_stays_hidden(caplog):
     settings = settings_from({"SIDECAR_APPROVAL_WEBHOOK_URL": "https://centre.example/hook",
                               "SIDECAR_APPROVAL_WEBHOOK_SECRET": SECRET})
     assert SECRET not in repr(settings)
-    sender = WebhookSender(url="http://127.0.0.1:9/hook?key=k", secret=SECRET, timeout=1)
+    sender = WebhookSender(url="http://127.0.0.1:9/hook?key=k", secret=SECRET, timeout=1,
+                           client=outbound.Client(outbound.Policy.parse("127.0.0.1/32")))
     with pytest.raises(NotifyError) as failure:
         sender.send("approval.pending", "approval-1", {"id": 1})
     assert SECRET not in str(failure.value) and "key=k" not in str(failure.value)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from same_origin import SameOriginClient
 from webhook_helpers import body_of, create_pipeline, deliver, headers_for, sample
 
 from sidecar.app import create_app
@@ -30,6 +31,7 @@ BO = "/blue/rest/organizations/jenkins/pipelines/sidecar.shop.app/"
 @pytest.fixture
 def app(database_url):
     app = create_app({"TESTING": True, "database_url": database_url})
+    app.test_client_class = SameOriginClient
     create_pipeline(app.test_client())
     yield app
     app.extensions["sidecar"].store.dispose()

@@ -30,7 +30,7 @@ from notify_receivers import Receiver, SmtpServer, vendor_receiver
 
 from sidecar.engine.notify_loop import NotificationWorker
 from sidecar.notify import SIGNATURE_HEADER
-from sidecar.notify.guard import Client, Policy
+from sidecar.outbound import Client, Policy
 from sidecar.services import executions, notifiers, pipelines
 from sidecar.services.access import ANONYMOUS
 from sidecar.store.models import NotificationDelivery

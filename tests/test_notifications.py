@@ -28,7 +28,7 @@ from sidecar.app import create_app
 from sidecar.engine.loop import Engine
 from sidecar.engine.notify_loop import NotificationWorker
 from sidecar.engine.starter import EXECUTION_PARAMETER
-from sidecar.notify.guard import Client, Policy
+from sidecar.outbound import Client, Policy
 from sidecar.services import executions, notifiers, pipelines
 from sidecar.services.access import ANONYMOUS
 from sidecar.services.notifications import end_conditions

@@ -17,6 +17,7 @@ import pytest
 from fakes.scm import FakeScm
 from webhook_helpers import CONFIG, create_pipeline, deliver, executions, headers_for, sample
 
+from sidecar import outbound
 from sidecar.store.models import Execution
 
 TOKEN = "glpat-provider-token"
@@ -32,6 +33,14 @@ SOURCES = [
      "https://bitbucket.org/team_name/repo_name", "/2.0", "team_name/repo_name",
      "709d658dc5b6d6afcd46049c2f332ee3f515a67d"),
 ]
+
+
+@pytest.fixture
+def app(app):
+    """The app, allowed to call the fake provider API on 127.0.0.1."""
+    state = app.extensions["sidecar"]
+    state.outbound = outbound.Client(outbound.Policy.parse("127.0.0.1/32"))
+    return app
 
 
 @pytest.fixture

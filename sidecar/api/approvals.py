@@ -10,9 +10,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from sidecar.api.auth import current_principal
-from sidecar.api.context import json_body, sidecar
+from sidecar.api.context import caller_session, json_body, sidecar
 from sidecar.errors import ConfigError, Problem
-from sidecar.services import approvals, delivery
+from sidecar.services import approvals, bounded, delivery
 
 bp = Blueprint("approvals", __name__, url_prefix="/api/v1")
 _DECISION_FIELDS = {"approve", "parameters", "comment"}
@@ -25,11 +25,11 @@ def list_approvals():
     problems = []
     if state and state not in approvals.STATES:
         problems.append(Problem(f"state must be one of {', '.join(approvals.STATES)}"))
-    if not limit.isdigit() or not 0 < int(limit) <= 1000:
+    if not bounded.digits(limit) or not 0 < int(limit) <= 1000:
         problems.append(Problem("limit must be a number from 1 to 1000"))
     if problems:
         raise ConfigError(problems)
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         found = approvals.listing(session, state=state, limit=int(limit),
                                   pipeline_id=request.args.get("pipeline"))
         return jsonify([approvals.view(session, a, _public_url()) for a in found])
@@ -38,7 +38,7 @@ def list_approvals():
 @bp.get("/approvals/<int:approval_id>")
 def get_approval(approval_id: int):
     """One approval with its decision. :raise 404:"""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         return jsonify(approvals.view(session, approvals.get(session, approval_id),
                                       _public_url()))
 
@@ -56,12 +56,12 @@ def decide(approval_id: int):
         problems.append(Problem("comment must be a string"))
     if problems:
         raise ConfigError(problems)
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         approvals.decide(session, approval_id, current_principal(), approve=body["approve"],
                          parameters=body.get("parameters", {}),
                          comment=body.get("comment", ""))
     deliver_now(approval_id)
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         return jsonify(approvals.view(session, approvals.get(session, approval_id),
                                       _public_url()))
 

@@ -1,11 +1,27 @@
-"""Bearer-token authentication for the API: read for GET, write for the rest.
+"""Who may call what: bearer tokens, their level and projects, and anonymous loopback use.
+
+Levels: ``read`` for GET (and the POSTs that only read), ``write`` for the rest,
+``cache-report`` only for ``POST /api/v1/nodes/{node}/caches`` (a node's gc report,
+which a write token may send too when it sees every project). Which projects a caller
+sees is enforced by its store sessions (``sidecar.api.context.session``).
+
+Without a token file every caller is the anonymous writer. On a loopback address that
+is what ``make run`` wants, and a browser page must not be able to use it: the peer
+must be a loopback address, the ``Host`` a loopback name or literal (DNS rebinding
+makes an attacker's name point at 127.0.0.1, but the browser still sends that name),
+and a state-changing request needs ``Content-Type: application/json`` (which a page
+can only send cross-origin after a CORS preflight the sidecar never grants) or a
+same-origin ``Origin``. A blueprint that checks its own CSRF token (HTML forms) may
+say so with :func:`checks_its_own_csrf`; a cross-site ``Origin`` is refused there too.
 
 Webhooks, build callbacks and the health endpoints carry their own credentials (or
-none) and are not checked here. Without a token file every caller is the anonymous
-writer — the settings allow that only on a loopback address (or when asked to).
+none) and are not checked here.
 """
 
 from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
 
 from flask import Blueprint, g, request
 
@@ -18,8 +34,19 @@ OPEN_PREFIXES = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/hooks/",
                  "/api/v1/callbacks/")
 # The web UI signs its users in itself, with the same tokens, into a session cookie.
 UI_PREFIX = "/ui"
-# POSTs that only read: Blue Ocean's capability look-up, rendering and validation.
-READ_POSTS = ("/blue/rest/classes", "/api/v1/render", "/api/v1/validate")
+# POSTs that change nothing: Blue Ocean's capability look-up and its usage analytics (dropped),
+# rendering and validation.
+READ_POSTS = ("/blue/rest/classes", "/blue/rest/analytics/track", "/api/v1/render",
+              "/api/v1/validate")
+CACHE_REPORT = "nodes.report_caches"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+_OWN_CSRF_CHECK: set[str] = set()
+
+
+def checks_its_own_csrf(blueprint: Blueprint) -> Blueprint:
+    """Mark a blueprint whose state-changing routes verify their own CSRF token."""
+    _OWN_CSRF_CHECK.add(blueprint.name)
+    return blueprint
 
 
 @bp.before_app_request
@@ -28,19 +55,70 @@ def _authenticate() -> None:
     if path.startswith(OPEN_PREFIXES) or path == UI_PREFIX or path.startswith(UI_PREFIX + "/"):
         return
     g.principal = _principal()
-    writes = request.method not in ("GET", "HEAD", "OPTIONS") and \
-        not path.startswith(READ_POSTS)
-    if writes and not g.principal.can_write:
-        raise Forbidden(f"user {g.principal.user} has read-only access")
+    _check_level(g.principal)
+
+
+def _check_level(principal: Principal) -> None:
+    if request.endpoint == CACHE_REPORT and request.method == "POST":
+        if principal.access == "cache-report" or (principal.can_write and principal.sees_all):
+            return
+        raise Forbidden("node cache reports need a cache-report token")
+    if principal.access == "cache-report":
+        raise Forbidden(f"user {principal.user} may only report node caches")
+    writes = request.method not in SAFE_METHODS and not request.path.startswith(READ_POSTS)
+    if writes and not principal.can_write:
+        raise Forbidden(f"user {principal.user} has read-only access")
 
 
 def _principal() -> Principal:
-    tokens = sidecar().tokens
-    if tokens is None:
+    state = sidecar()
+    if state.tokens is None:
+        if not state.settings.allow_anonymous:
+            _loopback_only()
+        _same_origin_writes()
         return ANONYMOUS
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
-    return tokens.principal(token.strip() if scheme.lower() == "bearer" else "")
+    return state.tokens.principal(token.strip() if scheme.lower() == "bearer" else "")
+
+
+def _loopback_only() -> None:
+    if not is_loopback_address(request.remote_addr or ""):
+        raise Forbidden("anonymous access is for loopback callers only")
+    if not is_loopback_host(request.host):
+        raise Forbidden("anonymous access needs a loopback Host (localhost, 127.0.0.1, [::1])")
+
+
+def _same_origin_writes() -> None:
+    origin = request.headers.get("Origin")
+    if origin is not None and origin.rstrip("/") != request.host_url.rstrip("/"):
+        raise Forbidden("cross-origin requests are refused")
+    if request.method in SAFE_METHODS or origin is not None or \
+            request.blueprint in _OWN_CSRF_CHECK:
+        return
+    if request.mimetype != "application/json":
+        raise Forbidden("a state-changing request needs Content-Type: application/json")
+
+
+def is_loopback_address(address: str) -> bool:
+    """True for a loopback IP address (127.0.0.0/8, ::1, ::ffff:127.x.y.z)."""
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    return (mapped or parsed).is_loopback
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for a Host header naming this machine: localhost or a loopback literal."""
+    try:
+        name = urlsplit(f"//{host}").hostname or ""
+    except ValueError:
+        return False
+    if name in ("localhost", "localhost.") or name.endswith((".localhost", ".localhost.")):
+        return True
+    return is_loopback_address(name)
 
 
 def current_principal() -> Principal:

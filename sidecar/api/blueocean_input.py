@@ -18,10 +18,10 @@ from flask import Blueprint, Response, request
 
 from sidecar.api.approvals import deliver_now
 from sidecar.api.auth import current_principal
-from sidecar.api.context import sidecar
+from sidecar.api.context import caller_session
 from sidecar.api.errors import envelope
 from sidecar.errors import ConfigError
-from sidecar.services import approvals
+from sidecar.services import approvals, bounded
 from sidecar.services.access import Forbidden
 from sidecar.services.pipelines import Conflict, NotFound
 
@@ -53,13 +53,13 @@ def submit_step(pipeline: str, run: str, step: str):
 
 def _submit(pipeline: str, run: str, segments: tuple[str, ...]):
     match = JOB.match(pipeline)
-    number = int(run) if run.isdigit() and len(run) < 10 else None
+    number = int(run) if bounded.digits(run) and len(run) < 10 else None
     if match is None or number is None:
         return envelope(404, f"Pipeline {pipeline} run {run} not found")
     pipeline_id = f"{match[1]}:{match[2]}"
     try:
         body = _body()
-        with sidecar().store.session() as session:
+        with caller_session() as session:
             approval = _approval(session, pipeline_id, number, segments, body["id"])
             approval_id, submitters = approval.id, list(approval.submitters)
             try:
@@ -114,6 +114,6 @@ def _approval(session, pipeline_id: str, run: int, segments: tuple[str, ...], in
     known = {s.jenkins_node_id for s in execution.steps if s.jenkins_node_id}
     known |= {f"step-{s.stage_index}-{s.step_index}" for s in execution.steps}
     for segment in segments:
-        if segment not in known and not segment.isdigit():
+        if segment not in known and not bounded.digits(segment):
             raise _Missing(f"run {run} of {pipeline_id} has no node or step {segment}")
     return approvals.for_input(session, execution, input_id)

@@ -18,6 +18,8 @@ NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 def report_node(execution_id: str):
     """The build's pod reports its node: {nodeName}. :raise 401: bad token; :raise 400:"""
     token = _token()
+    with sidecar().store.session() as session:  # the token is checked before the body is read
+        callbacks.authorized(session, execution_id, token)
     node = json_body().get("nodeName")
     if not isinstance(node, str) or not NODE_NAME.match(node):
         raise ConfigError(Problem("nodeName must be a Kubernetes node name"))

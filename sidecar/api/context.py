@@ -1,17 +1,28 @@
-"""Access to the per-app state kept in ``app.extensions['sidecar']``."""
+"""Access to the per-app state kept in ``app.extensions['sidecar']``, and the caller's session."""
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
-from flask import current_app, request
+from flask import current_app, g, request
+from sqlalchemy.orm import Session
 
 from sidecar.errors import ConfigError, Problem
+from sidecar.store.scope import restrict
 
 
 def sidecar():
     """The running app's Sidecar state (settings, store, templates)."""
     return current_app.extensions["sidecar"]
+
+
+@contextmanager
+def caller_session() -> Iterator[Session]:
+    """A store session that sees only the caller's projects; others' rows do not exist in it."""
+    principal = g.get("principal")
+    with sidecar().store.session() as opened:
+        yield restrict(opened, principal.projects if principal is not None else None)
 
 
 def json_body() -> dict[str, Any]:

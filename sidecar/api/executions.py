@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from sidecar.api.context import json_body, sidecar
+from sidecar.api.context import caller_session, json_body
 from sidecar.errors import ConfigError, Problem
-from sidecar.services import executions, projects
+from sidecar.services import bounded, executions, pipelines, projects
 
 bp = Blueprint("executions", __name__, url_prefix="/api/v1")
 _TRIGGER_FIELDS = {"event", "branch", "ref", "commit", "message", "parameters", "config"}
@@ -31,7 +31,7 @@ def trigger(pipeline_id: str):
         ref=str(body.get("ref", "")), commit=str(body.get("commit", "")),
         message=str(body.get("message", "")), parameters=body.get("parameters", {}),
         config_text=body.get("config"))
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         execution = executions.trigger(session, pipeline_id, trigger_request)
         return jsonify(executions.view(execution)), 201
 
@@ -39,40 +39,38 @@ def trigger(pipeline_id: str):
 @bp.get("/executions")
 def list_executions():
     """Executions, newest first (?pipeline=, ?state=, ?limit=)."""
-    limit = request.args.get("limit", "100")
-    if not limit.isdigit() or not 0 < int(limit) <= 1000:
-        raise ConfigError(Problem("limit must be a number from 1 to 1000"))
-    with sidecar().store.session() as session:
+    limit = bounded.integer(request.args.get("limit", "100"), "limit", 1, 1000)
+    with caller_session() as session:
         found = executions.listing(session, pipeline_id=request.args.get("pipeline"),
-                                   state=request.args.get("state"), limit=int(limit))
+                                   state=request.args.get("state"), limit=limit)
         return jsonify([executions.view(e) for e in found])
 
 
 @bp.get("/executions/<execution_id>")
 def get_execution(execution_id: str):
     """One execution with its steps. :raise 404:"""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         return jsonify(executions.view(executions.get(session, execution_id)))
 
 
 @bp.post("/executions/<execution_id>/stop")
 def stop(execution_id: str):
     """Stop a run. :raise 404: unknown; :raise 409: already ended"""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         return jsonify(executions.view(executions.request_stop(session, execution_id)))
 
 
 @bp.post("/executions/<execution_id>/rerun")
 def rerun(execution_id: str):
     """A new run with the same config, commit and parameters. :raise 404:"""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         return jsonify(executions.view(executions.rerun(session, execution_id))), 201
 
 
 @bp.get("/executions/<execution_id>/steps/<int:stage>/<int:step>/log")
 def step_log(execution_id: str, stage: int, step: int):
     """A step's archived log as text; X-Log-Complete says whether the step has ended."""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         text, complete = executions.step_log(session, execution_id, stage, step)
     return text, 200, {"Content-Type": "text/plain; charset=utf-8",
                        "X-Log-Complete": "true" if complete else "false"}
@@ -81,13 +79,16 @@ def step_log(execution_id: str, stage: int, step: int):
 @bp.get("/settings/<project>")
 def get_settings(project: str):
     """A project's effective settings."""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
+        pipelines.visible_project(session, project)
         return jsonify(projects.settings_view(projects.project_settings(session, project)))
 
 
 @bp.put("/settings/<project>")
 def put_settings(project: str):
     """Change a project's settings (null removes one). :raise 400:"""
-    with sidecar().store.session() as session:
+    body = json_body()
+    with caller_session() as session:
+        pipelines.visible_project(session, project)
         return jsonify(projects.settings_view(
-            projects.update_settings(session, project, json_body())))
+            projects.update_settings(session, project, body)))

@@ -15,7 +15,6 @@ from sidecar.intake import service, signatures
 from sidecar.services.pipelines import NotFound
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
-MAX_BODY = 5 * 1024 * 1024     # GitHub caps payloads at 25 MB; configs pushes are far smaller
 
 
 @bp.post("/<provider>")
@@ -28,10 +27,8 @@ def deliver(provider: str):
     pipeline_id = request.args.get("pipeline", "")
     if not pipeline_id:
         raise ConfigError(Problem("name the pipeline: ?pipeline=<project>:<name>"))
-    if (request.content_length or 0) > MAX_BODY:
-        raise ConfigError(Problem(f"the delivery is larger than {MAX_BODY} bytes"))
     delivery = service.Delivery(provider=provider, pipeline_id=pipeline_id,
                                 headers=request.headers, body=request.get_data(cache=True),
                                 query=request.args)
-    outcome = service.receive(sidecar().store, delivery)
+    outcome = service.receive(sidecar().store, delivery, sidecar().outbound)
     return jsonify(outcome.body), outcome.status

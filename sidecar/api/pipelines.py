@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from sidecar.api.context import json_body, sidecar
-from sidecar.errors import ConfigError, Problem
-from sidecar.services import pipelines
+from sidecar.api.context import caller_session, json_body
+from sidecar.services import bounded, pipelines
 
 bp = Blueprint("pipelines", __name__, url_prefix="/api/v1/pipelines")
 
@@ -14,7 +13,7 @@ bp = Blueprint("pipelines", __name__, url_prefix="/api/v1/pipelines")
 @bp.get("")
 def list_pipelines():
     """Pipelines, optionally of one project (?project=)."""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         found = pipelines.listing(session, request.args.get("project"))
         return jsonify([pipelines.view(p) for p in found])
 
@@ -22,7 +21,7 @@ def list_pipelines():
 @bp.post("")
 def create_pipeline():
     """Create a pipeline. :raise 400: bad fields or config; :raise 409: it exists."""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         pipeline = pipelines.create(session, json_body())
         return jsonify(pipelines.view(pipeline)), 201
 
@@ -30,30 +29,28 @@ def create_pipeline():
 @bp.get("/<pipeline_id>")
 def get_pipeline(pipeline_id: str):
     """One pipeline. :raise 404: unknown id."""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         return jsonify(pipelines.view(pipelines.get(session, pipeline_id)))
 
 
 @bp.put("/<pipeline_id>")
 def update_pipeline(pipeline_id: str):
     """Change a pipeline's source or triggers. :raise 400, 404:"""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         return jsonify(pipelines.view(pipelines.update(session, pipeline_id, json_body())))
 
 
 @bp.get("/<pipeline_id>/history")
 def pipeline_history(pipeline_id: str):
     """Where the pipeline's executions ran, newest first (?limit=, at most 500). :raise 404:"""
-    limit = request.args.get("limit", "50")
-    if not limit.isdigit() or not 0 < int(limit) <= 500:
-        raise ConfigError(Problem("limit must be a number from 1 to 500"))
-    with sidecar().store.session() as session:
-        return jsonify(pipelines.history(session, pipeline_id, int(limit)))
+    limit = bounded.integer(request.args.get("limit", "50"), "limit", 1, 500)
+    with caller_session() as session:
+        return jsonify(pipelines.history(session, pipeline_id, limit))
 
 
 @bp.delete("/<pipeline_id>")
 def delete_pipeline(pipeline_id: str):
     """Delete a pipeline without executions. :raise 404, 409:"""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         pipelines.delete(session, pipeline_id)
     return "", 204

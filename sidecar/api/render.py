@@ -33,9 +33,10 @@ def render_config():
 
 @bp.post("/validate")
 def validate_config():
-    """Validate {config}: 200 with every problem listed, or valid true."""
+    """Validate {config}: 200 with every problem listed, or valid true. :raise 400: no config"""
+    text = _text(json_body(), "config")
     try:
-        config.parse_pipeline(_text(json_body(), "config"), "config")
+        config.parse_pipeline(text, "config")
     except ConfigError as exc:
         return jsonify(valid=False, errors=[problem_view(p) for p in exc.problems])
     return jsonify(valid=True, errors=[])

@@ -27,7 +27,7 @@ from sidecar.engine.warmth import NodeRoom
 from sidecar.jenkins import JenkinsClient, JenkinsError
 from sidecar.kube import KubeError, PodLocator
 from sidecar.notify import WebhookSender
-from sidecar.notify.guard import Client
+from sidecar.outbound import Client
 from sidecar.services import nodecaches, retention
 from sidecar.store import Store
 from sidecar.store.models import utcnow

@@ -21,7 +21,7 @@ from sqlalchemy import select, update
 
 from sidecar.notify import NotifyError
 from sidecar.notify.channels import Channel, Message, Sender
-from sidecar.notify.guard import Client
+from sidecar.outbound import Client
 from sidecar.notify.message import render
 from sidecar.services import notifiers
 from sidecar.store import Store

@@ -12,7 +12,6 @@ the pipeline's; the run always clones the pipeline's own repository.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 from dataclasses import asdict, dataclass, field
@@ -20,10 +19,10 @@ from typing import Mapping
 
 from sqlalchemy.exc import IntegrityError
 
-from sidecar import scm
+from sidecar import config, outbound, scm
 from sidecar.errors import ConfigError, Problem
 from sidecar.intake import bitbucket, commits, github, gitlab, registries, signatures
-from sidecar.services import executions, triggers
+from sidecar.services import bounded, executions, triggers
 from sidecar.services.callbacks import Unauthorized
 from sidecar.services.events import HookEvent, Ignored
 from sidecar.services.pipelines import NAME, Conflict
@@ -68,7 +67,7 @@ class _Source:
     triggers: dict
 
 
-def receive(store: Store, delivery: Delivery) -> Outcome:
+def receive(store: Store, delivery: Delivery, client: outbound.Client) -> Outcome:
     """Handle a delivery. :raise BadSignature: :raise ConfigError: bad body or config"""
     source = _source(store, delivery.pipeline_id)
     if not signatures.verify(delivery.provider, source.secret if source else "",
@@ -84,7 +83,10 @@ def receive(store: Store, delivery: Delivery) -> Outcome:
         return Outcome(200, {"duplicate": True, "deliveryId": delivery_id})
     if source.inline_config is None and not source.repository_url:
         raise ConfigError(Problem("the pipeline has neither an inline config nor a repository"))
-    text = None if source.inline_config is not None else _config_at(delivery, source, event)
+    text = None if source.inline_config is not None else \
+        _config_at(client, delivery, source, event)
+    if text is not None:
+        _check_fetched(text, source.config_path)
     return _start(store, delivery, delivery_id, event, _request(event, text, source.triggers),
                   commits.delivered(delivery.provider, payload))
 
@@ -102,10 +104,7 @@ def _source(store: Store, pipeline_id: str) -> _Source | None:
 
 
 def _payload(body: bytes) -> dict:
-    try:
-        payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        payload = None
+    payload = bounded.loads(body)
     if not isinstance(payload, dict):
         raise ConfigError(Problem("the delivery's body must be a JSON object"))
     return payload
@@ -163,13 +162,28 @@ def _seen(store: Store, provider: str, delivery_id: str) -> bool:
         return session.get(WebhookDelivery, (provider, delivery_id)) is not None
 
 
-def _config_at(delivery: Delivery, source: _Source, event: HookEvent) -> str:
+def _config_at(client: outbound.Client, delivery: Delivery, source: _Source,
+               event: HookEvent) -> str:
     """The config file at the pushed commit, read with the pipeline's credential."""
     git_provider = delivery.provider if delivery.provider in scm.PROVIDERS else ""
     repository = scm.locate(source.repository_url, source.triggers.get("scm") or git_provider,
                             source.triggers.get("apiUrl", ""))
     ref = event.commit or _image_branch(source.triggers)
-    return scm.read_file(repository, source.token, source.config_path, ref)
+    return scm.read_file(client, repository, source.token, source.config_path, ref)
+
+
+def _check_fetched(text: str, path: str) -> None:
+    """Refuse a fetched config that does not parse, showing only where, not what it holds.
+
+    The text came from a URL the pipeline's owner chose; quoting it back would let that
+    owner read any answer the sidecar can fetch through the webhook's response.
+    """
+    try:
+        config.parse_pipeline(text, path)
+    except ConfigError as exc:
+        raise ConfigError([Problem("not a valid pipeline config here; check the file with "
+                                   "`jenkins-sidecar validate`", pos=p.pos)
+                           for p in exc.problems]) from None
 
 
 def _image_branch(trigger_settings: dict) -> str:

@@ -4,7 +4,9 @@ The body is JSON; ``X-Sidecar-Signature-256: sha256=<hex HMAC-SHA256 of the raw 
 signs it, ``X-Sidecar-Delivery`` names the delivery (receivers dedupe on it) and
 ``X-Sidecar-Timestamp`` is the sending time in Unix seconds, also inside the signed body
 as ``sentAt``, so a receiver can refuse replays. The secret never leaves this object:
-not in ``repr``, not in errors, not in logs.
+not in ``repr``, not in errors, not in logs. Sending goes through the guarded outbound
+client (``sidecar.outbound``): no redirect is followed, the receiver's answer is not
+read, and one deadline bounds the call.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
-
+from sidecar import outbound
 from sidecar.errors import SidecarError
 
 SIGNATURE_HEADER = "X-Sidecar-Signature-256"
@@ -45,11 +46,10 @@ def _shown(url: str) -> str:
 class WebhookSender:
     """POSTs signed JSON to one URL."""
 
-    def __init__(self, *, url: str, secret: str, timeout: float = 5.0,
-                 session: requests.Session | None = None):
+    def __init__(self, *, url: str, secret: str, client: outbound.Client, timeout: float = 5.0):
         self._url, self._secret, self._timeout = url, secret, timeout
         self._shown = _shown(url)
-        self._session = session or requests.Session()
+        self._client = client
 
     def __repr__(self) -> str:
         return f"WebhookSender(url={self._shown!r})"
@@ -62,13 +62,11 @@ class WebhookSender:
                    DELIVERY_HEADER: delivery_id, TIMESTAMP_HEADER: str(sent_at),
                    SIGNATURE_HEADER: signature(self._secret, body)}
         try:
-            response = self._session.post(self._url, data=body, headers=headers,
-                                          timeout=self._timeout, allow_redirects=False)
-        except requests.RequestException as exc:
-            raise NotifyError(f"webhook to {self._shown} failed: {type(exc).__name__}") from exc
-        if not 200 <= response.status_code < 300:
-            raise NotifyError(f"webhook to {self._shown} answered HTTP {response.status_code}")
+            response = self._client.post(self._url, body, headers=headers, timeout=self._timeout)
+        except outbound.OutboundError as exc:
+            raise NotifyError(f"webhook to {self._shown} failed: {exc}") from None
+        if not 200 <= response.status < 300:
+            raise NotifyError(f"webhook to {self._shown} answered HTTP {response.status}")
 
     def close(self) -> None:
-        """Close the HTTP session."""
-        self._session.close()
+        """Nothing to close: the client keeps no connection between calls."""

@@ -28,7 +28,7 @@ from apprise.plugins.workflows import NotifyWorkflows
 
 from sidecar.notify import (DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
                             NotifyError, signature)
-from sidecar.notify.guard import Client, Refused
+from sidecar.outbound import Client, OutboundError
 
 TYPES = ("slack", "email", "teams", "dingtalk", "wecom", "feishu", "webhook")
 TLS_MODES = ("starttls", "ssl", "none")
@@ -232,16 +232,16 @@ class Sender:
     def _post(self, channel: Channel, body: bytes, headers: dict[str, str]) -> None:
         try:
             status = self._client.post(channel.url, body, headers=headers,
-                                       timeout=self._timeout)
-        except Refused as exc:
+                                       timeout=self._timeout).status
+        except OutboundError as exc:
             raise NotifyError(f"{channel.type}: {exc}") from None
         if not 200 <= status < 300:
             raise NotifyError(f"{channel.type}: not delivered (HTTP {status})")
 
     def _check(self, host: str, port: int) -> None:
         try:
-            self._client.check_host(host, port)
-        except Refused as exc:
+            self._client.check_host(host, port, timeout=self._timeout)
+        except OutboundError as exc:
             raise NotifyError(f"refused: {exc}") from None
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, defer, joinedload, load_only, selectinload
 from sidecar import config
 from sidecar.config.model import Parameter
 from sidecar.errors import SidecarError
+from sidecar.services import bounded
 from sidecar.services.pipelines import NotFound
 from sidecar.store.models import Approval, Execution, ExecutionCommit, Pipeline
 
@@ -79,7 +80,7 @@ def runs_page(session: Session, pipeline_id: str, start: int, limit: int) -> lis
 
 def run(session: Session, pipeline_id: str, number: str, *, steps: bool = False) -> Execution:
     """One run by its number, optionally with its steps and pipeline. :raise NotFound:"""
-    if not number.isdigit() or int(number) >= 2**31:
+    if not bounded.digits(number) or int(number) >= 2**31:
         raise NotFound(f"Run {number} not found in pipeline {pipeline_id}")
     query = select(Execution).where(Execution.pipeline_id == pipeline_id,
                                     Execution.run == int(number))

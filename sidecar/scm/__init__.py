@@ -2,8 +2,11 @@
 
 Webhook-triggered runs build the config that the pushed commit holds, so the sidecar
 reads it from the provider (GitHub, GitLab, Bitbucket Cloud) with the pipeline's own
-credential. Every failure becomes an ``ScmError``; neither the token nor a response
-body ever reaches the message.
+credential, through the guarded outbound client (``sidecar.outbound``): the API URL is
+the pipeline owner's choice, so its address is checked, a redirect is not followed
+with the credential, and the file is read up to 1 MiB within one deadline. Every
+failure becomes an ``ScmError``; neither the token nor a response body ever reaches
+the message.
 """
 
 from __future__ import annotations
@@ -11,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-import requests
-
+from sidecar import outbound
 from sidecar.errors import SidecarError
 
 PROVIDERS = ("github", "gitlab", "bitbucket")
 TIMEOUT = 10.0
-MAX_CONFIG_BYTES = 1_000_000
+"""Seconds for the whole call: resolving, connecting, redirects and the body."""
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 class ScmError(SidecarError):
@@ -60,24 +63,29 @@ def split_url(url: str) -> tuple[str, str]:
     return host.lower(), path.lower()
 
 
-def read_file(repository: Repository, token: str, path: str, ref: str) -> str:
+def read_file(client: outbound.Client, repository: Repository, token: str, path: str,
+              ref: str) -> str:
     """The text of path at ref (a commit or branch). :raise ScmError:"""
     url, headers = _request_of(repository, token, path, ref)
     try:
-        response = requests.get(url, headers=headers, timeout=TIMEOUT, allow_redirects=True)
-    except requests.RequestException as exc:
-        raise ScmError(f"{repository.provider} API unreachable: {type(exc).__name__}") from exc
-    if response.status_code in (401, 403):
+        response = client.get(url, headers=headers, credential=bool(token),
+                              max_bytes=MAX_CONFIG_BYTES, timeout=TIMEOUT)
+    except outbound.TooLarge:
+        raise ScmError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes") from None
+    except outbound.OutboundError as exc:
+        raise ScmError(f"{repository.provider} API not called or unreachable: {exc}") from None
+    if 300 <= response.status < 400:
+        raise ScmError(f"{repository.provider} API answered a redirect ({response.status}); "
+                       "it is not followed with the pipeline's credential")
+    if response.status in (401, 403):
         raise ScmError(f"{repository.provider} refused the pipeline's credential "
-                       f"({response.status_code})")
-    if response.status_code == 404:
+                       f"({response.status})")
+    if response.status == 404:
         raise ScmError(f"{path} not found in {repository.path} at {ref}")
-    if response.status_code != 200:
-        raise ScmError(f"{repository.provider} API answered {response.status_code}")
-    if len(response.content) > MAX_CONFIG_BYTES:
-        raise ScmError(f"{path} is larger than {MAX_CONFIG_BYTES} bytes")
+    if response.status != 200:
+        raise ScmError(f"{repository.provider} API answered {response.status}")
     try:
-        return response.content.decode("utf-8")
+        return response.body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ScmError(f"{path} is not UTF-8 text") from exc
 

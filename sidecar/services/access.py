@@ -6,7 +6,7 @@ Tokens come from a YAML file (setting ``api_tokens_file``)::
     - user: alice
       groups: [release-managers]
       access: write                 # read, write, or cache-report (node cache reports only)
-      projects: [team-a, 'shared-*']  # globs of the projects this token sees; default ['*']
+      projects: [team-a, 'shared-*']  # globs (*, ?) of the projects it sees; default ['*']
       sha256: 9f86d081884c7d65…     # hex SHA-256 of the token (preferred), or token: <plain>
 
 Only digests are kept in memory; a presented token is hashed and compared with every
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from wcmatch import fnmatch
 
 from sidecar.errors import ConfigError, Problem, SidecarError
+from sidecar.store import scope
 
 ACCESS = ("read", "write", "cache-report")
 ALL_PROJECTS = ("*",)
@@ -66,7 +66,7 @@ class Principal:
 
     def sees(self, project: str) -> bool:
         """True when the project matches one of the caller's project globs."""
-        return self.sees_all or fnmatch.fnmatch(project, list(self.projects))
+        return scope.matches(self.projects, project)
 
     def is_one_of(self, submitters: list[str] | tuple[str, ...]) -> bool:
         """True when the user, or one of its groups, is listed."""
@@ -138,8 +138,9 @@ def _entry(item, where: str, problems: list[Problem]) -> tuple[str, Principal] |
         problems.append(Problem(f"{where}.access: expected read, write or cache-report, "
                                 f"got {access!r}"))
     if not isinstance(projects, list) or not projects or \
-            not all(isinstance(p, str) and p for p in projects):
-        problems.append(Problem(f"{where}.projects: expected a non-empty list of project globs"))
+            not all(isinstance(p, str) and scope.GLOB.match(p) for p in projects):
+        problems.append(Problem(f"{where}.projects: expected a non-empty list of project globs "
+                                "(lowercase letters, digits, '-', '*' and '?')"))
     if not isinstance(digest, str) or not _HEX.match(digest.lower()):
         problems.append(Problem(f"{where}: needs sha256 (64 hex digits) or token"))
     if problems:

@@ -41,7 +41,7 @@ def new_token(execution: Execution) -> str:
 
 def report_node(session: Session, execution_id: str, token: str, node_name: str) -> bool:
     """Record the node an execution's pod runs on; False if it was known already."""
-    execution = _authorized(session, execution_id, token)
+    execution = authorized(session, execution_id, token)
     if execution.state in END_STATES:
         return False
     return executions.record_node(session, execution, node_name, "callback")
@@ -53,7 +53,7 @@ def report_step(session: Session, execution_id: str, token: str, key: tuple[int,
 
     :raise NotFound: the execution has no such step.
     """
-    execution = _authorized(session, execution_id, token)
+    execution = authorized(session, execution_id, token)
     in_range = all(0 <= index < INDEX_LIMIT for index in key)
     if event not in STEP_EVENTS or not in_range or \
             session.get(StepState, (execution.id, *key)) is None:
@@ -73,7 +73,8 @@ def report_step(session: Session, execution_id: str, token: str, key: tuple[int,
     return True
 
 
-def _authorized(session: Session, execution_id: str, token: str) -> Execution:
+def authorized(session: Session, execution_id: str, token: str) -> Execution:
+    """The execution whose token this is. :raise Unauthorized: any other token or id"""
     execution = session.get(Execution, execution_id)
     expected = execution.callback_token_hash if execution is not None else ""
     # Compare even for unknown executions, so timing does not tell which ids exist.

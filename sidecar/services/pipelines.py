@@ -14,6 +14,7 @@ from sidecar import config
 from sidecar.errors import ConfigError, Problem, SidecarError
 from sidecar.services import notifications
 from sidecar.services import triggers as webhook_triggers
+from sidecar.store import scope
 from sidecar.store.models import Pipeline, ScheduledInfo
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -67,6 +68,7 @@ def create(session: Session, body: dict[str, Any], *, check_notifiers: bool = Tr
     problems += _field_problems(body, allowed={"project", "name", *FIELDS})
     if problems:
         raise ConfigError(problems)
+    visible_project(session, project)
     pipeline_id = f"{project}:{name}"
     if session.get(Pipeline, pipeline_id) is not None:
         raise Conflict(f"pipeline {pipeline_id} exists already")
@@ -96,6 +98,13 @@ def get(session: Session, pipeline_id: str) -> Pipeline:
     if pipeline is None:
         raise NotFound(f"pipeline {pipeline_id} not found")
     return pipeline
+
+
+def visible_project(session: Session, project: str) -> str:
+    """The project, when the session may see it. :raise NotFound: as for a missing object."""
+    if not scope.allows(session, project):
+        raise NotFound(f"project {project} not found")
+    return project
 
 
 def listing(session: Session, project: str | None = None) -> list[Pipeline]:

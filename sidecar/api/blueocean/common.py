@@ -8,12 +8,14 @@ carry a ``Link: <…>; rel="next"`` header, as Blue Ocean's @PagedResponse does.
 from __future__ import annotations
 
 from typing import Callable
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.routing import BaseConverter
 
 from sidecar.errors import ConfigError, Problem
 from sidecar.readmodel.logs import DEFAULT_THRESHOLD_KB, window
+from sidecar.services import bounded
 
 PREFIX = "/blue/rest/organizations/jenkins/pipelines"
 DEFAULT_LIMIT = 100
@@ -47,19 +49,15 @@ def paging() -> tuple[int, int]:
     """``start`` and ``limit`` of the request; negative values mean the defaults."""
     values = []
     for name, default in (("start", 0), ("limit", DEFAULT_LIMIT)):
-        text = request.args.get(name, str(default)).strip()
-        try:
-            value = int(text)
-        except ValueError:
-            raise ConfigError(Problem(f"{name} must be an integer", config_path=name)) from None
+        value = _signed(request.args.get(name, str(default)).strip(), name)
         values.append(default if value < 0 else min(value, 2**31 - 1))
     return values[0], values[1]
 
 
 def paged(items: list, start: int, limit: int) -> Response:
     """A JSON list with the next-page Link header."""
-    others = "&".join(f"{key}={value}" for key, value in request.args.items(multi=True)
-                      if key not in ("start", "limit"))
+    others = urlencode([(key, value) for key, value in request.args.items(multi=True)
+                        if key not in ("start", "limit")])
     query = f"{others}&" if others else ""
     response = jsonify(items)
     response.headers["Link"] = \
@@ -89,13 +87,17 @@ def integer(name: str, default: int, minimum: int = 0) -> int:
     text = request.args.get(name)
     if text is None:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise ConfigError(Problem(f"{name} must be an integer", config_path=name)) from None
+    value = _signed(text, name)
     if value < minimum:
         raise ConfigError(Problem(f"{name} must be at least {minimum}", config_path=name))
     return value
+
+
+def _signed(text: str, name: str) -> int:
+    """An optionally negative integer of ASCII digits. :raise ConfigError:"""
+    if not bounded.digits(text.removeprefix("-"), longest=100):
+        raise ConfigError(Problem(f"{name} must be an integer", config_path=name))
+    return int(text)
 
 
 def log_response(text: bytes, complete: bool, *, whole: bool = False) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from sidecar.api.blueocean.common import PREFIX, blueprint, log_response, paged, paging, route
-from sidecar.api.context import sidecar
+from sidecar.api.context import caller_session, sidecar
 from sidecar.readmodel import logs, names
 from sidecar.readmodel.steps import run_graph
 
@@ -16,7 +16,7 @@ NODE = RUN + "/nodes/<node>"
 
 def _read(pipeline: str, run: str, read):
     """What `read` takes from the run's graph, in one store session."""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         return read(run_graph(session, names.pipeline_id(pipeline), run))
 
 
@@ -67,7 +67,7 @@ def get_node_step(pipeline: str, run: str, node: str, step: str):
 def node_log(pipeline: str, run: str, node: str):
     """The logs of a node's steps, one after another (no ``start``, as in Blue Ocean)."""
     state = sidecar()
-    with state.store.session() as session:
+    with caller_session() as session:
         found = run_graph(session, names.pipeline_id(pipeline), run)
         parts = [logs.step_log(session, found.execution, branch.row, state.jenkins)
                  for branch in found.branches(node)]
@@ -92,7 +92,7 @@ def node_step_log(pipeline: str, run: str, node: str, step: str):
 
 def _step_log(pipeline: str, run: str, step: str, node: str | None):
     state = sidecar()
-    with state.store.session() as session:
+    with caller_session() as session:
         found = run_graph(session, names.pipeline_id(pipeline), run)
         branch = found.branch(step, node)
         text, complete = logs.step_log(session, found.execution, branch.row, state.jenkins)

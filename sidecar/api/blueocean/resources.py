@@ -13,7 +13,7 @@ from flask import jsonify
 
 from sidecar.api.blueocean.common import (PREFIX, blueprint, empty_response, paged, paging,
                                           route)
-from sidecar.api.context import sidecar
+from sidecar.api.context import caller_session
 from sidecar.readmodel import changes, control, names, queries, runs, states, trends
 from sidecar.readmodel.steps import run_graph
 from sidecar.services.pipelines import NotFound
@@ -25,7 +25,7 @@ NODE = RUN + "/nodes/<node>"
 
 
 def _run(pipeline: str, run: str, read):
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         return read(queries.run(session, names.pipeline_id(pipeline), run))
 
 
@@ -34,7 +34,7 @@ def _run(pipeline: str, run: str, read):
 def no_actions(pipeline: str, run: str | None = None):
     """A pipeline's or run's actions: the sidecar attaches none."""
     if run is None:
-        with sidecar().store.session() as session:
+        with caller_session() as session:
             queries.pipeline(session, names.pipeline_id(pipeline))
     else:
         _run(pipeline, run, lambda execution: None)
@@ -45,7 +45,7 @@ def no_actions(pipeline: str, run: str | None = None):
 def queue(pipeline: str):
     """The pipeline's runs that wait for Jenkins, as queue items, newest first."""
     start, limit = paging()
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         pipeline_id = names.pipeline_id(pipeline)
         queries.pipeline(session, pipeline_id)
         items = [runs.queue_item_document(e) for e in queries.queued_runs(session, pipeline_id)]
@@ -55,14 +55,14 @@ def queue(pipeline: str):
 @route(bp, PIPELINE + "/queue/<item>")
 def queue_item(pipeline: str, item: str):
     """One queued run. :raise 404: no such run, or it has left the queue"""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         return jsonify(runs.queue_item_document(_queued(session, pipeline, item)))
 
 
 @route(bp, PIPELINE + "/queue/<item>", methods=("DELETE",))
 def cancel_queue_item(pipeline: str, item: str):
     """Stop a queued run (Blue Ocean: cancel the queue item)."""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         control.stop(session, _queued(session, pipeline, item))
     return empty_response()
 
@@ -77,7 +77,7 @@ def _queued(session, pipeline: str, item: str):
 @route(bp, PIPELINE + "/trends")
 def trend_list(pipeline: str):
     """The pipeline's trends."""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         pipeline_id = queries.pipeline(session, names.pipeline_id(pipeline)).id
     return jsonify(trends.trends(pipeline_id))
 
@@ -93,14 +93,14 @@ def trend_rows(pipeline: str, trend: str):
     """A page of a trend's rows, one per run, newest first."""
     start, limit = paging()
     pipeline_id = _trend_pipeline(pipeline, trend)
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         rows = [trends.trend_row(trend, e)
                 for e in queries.runs_with_steps(session, pipeline_id, start, limit)]
     return paged(rows, start, limit)
 
 
 def _trend_pipeline(pipeline: str, trend_id: str) -> str:
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         pipeline_id = queries.pipeline(session, names.pipeline_id(pipeline)).id
     if trend_id not in trends.TREND_IDS:
         raise NotFound("not found")
@@ -120,7 +120,7 @@ def enable(pipeline: str):
 
 
 def _set_disabled(pipeline: str, disabled: bool):
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         control.set_disabled(queries.pipeline(session, names.pipeline_id(pipeline)), disabled)
     return empty_response()
 
@@ -161,13 +161,13 @@ def change(pipeline: str, run: str, commit: str):
 @route(bp, NODE + "/actions")
 def node_actions(pipeline: str, run: str, node: str):
     """A node's actions: none."""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         run_graph(session, names.pipeline_id(pipeline), run).node(node)
     return jsonify([])
 
 
 def _step(pipeline: str, run: str, step: str, node: str | None):
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         return run_graph(session, names.pipeline_id(pipeline), run).step(step, node)
 
 

@@ -7,7 +7,7 @@ from flask import jsonify, request
 from sidecar.api.auth import current_principal
 from sidecar.api.blueocean.common import (PREFIX, blueprint, flag, integer, log_response, paged,
                                           paging, route)
-from sidecar.api.context import sidecar
+from sidecar.api.context import caller_session, sidecar
 from sidecar.errors import ConfigError, Problem
 from sidecar.readmodel import control, logs, names, queries, runs
 
@@ -20,7 +20,7 @@ def list_pipelines():
     """Pipelines by name, each with its latest run."""
     start, limit = paging()
     can_write = current_principal().can_write
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         page = queries.pipelines_page(session, start, limit)
         return paged([runs.pipeline_document(p, latest, can_write=can_write,
                                              parameters=queries.declared_parameters(p))
@@ -30,7 +30,7 @@ def list_pipelines():
 @route(bp, PREFIX + "/<bo:pipeline>")
 def get_pipeline(pipeline: str):
     """One pipeline. :raise 404:"""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         found = queries.pipeline(session, names.pipeline_id(pipeline))
         latest = queries.latest_runs(session, [found]).get(found.id)
         return jsonify(runs.pipeline_document(found, latest,
@@ -42,7 +42,7 @@ def get_pipeline(pipeline: str):
 def list_runs(pipeline: str):
     """Runs, newest (and so queued) first. :raise 404:"""
     start, limit = paging()
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         found = queries.pipeline(session, names.pipeline_id(pipeline))
         page = queries.runs_page(session, found.id, start, limit)
         return paged([runs.run_document(e, found.next_run - 1) for e in page], start, limit)
@@ -54,7 +54,7 @@ def start_run(pipeline: str):
     body = request.get_json(silent=True) if request.get_data() else None
     if request.get_data() and body is None:
         raise ConfigError(Problem("the request body must be JSON"))
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         pipeline_id = names.pipeline_id(pipeline)
         queries.pipeline(session, pipeline_id)
         execution = control.start(session, pipeline_id, body, current_principal().user)
@@ -65,7 +65,7 @@ def start_run(pipeline: str):
 @route(bp, RUN)
 def get_run(pipeline: str, run: str):
     """One run; a queued one by its number too. :raise 404:"""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         execution = queries.run(session, names.pipeline_id(pipeline), run)
         return jsonify(runs.run_document(execution, execution.pipeline.next_run - 1))
 
@@ -76,11 +76,11 @@ def stop_run(pipeline: str, run: str):
     blocking, seconds = flag("blocking"), integer("timeOutInSecs", 10)
     state = sidecar()
     pipeline_id = names.pipeline_id(pipeline)
-    with state.store.session() as session:
+    with caller_session() as session:
         control.stop(session, queries.run(session, pipeline_id, run))
     if blocking:
         control.wait_for_end(state.store, pipeline_id, run, seconds)
-    with state.store.session() as session:
+    with caller_session() as session:
         execution = queries.run(session, pipeline_id, run)
         return jsonify(runs.run_document(execution, execution.pipeline.next_run - 1))
 
@@ -88,7 +88,7 @@ def stop_run(pipeline: str, run: str):
 @route(bp, RUN + "/replay", methods=("POST",))
 def replay_run(pipeline: str, run: str):
     """A new run with the same config, commit and parameters; the queue item answers."""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         execution = queries.run(session, names.pipeline_id(pipeline), run)
         new = control.replay(session, execution, current_principal().user)
         session.flush()
@@ -98,7 +98,7 @@ def replay_run(pipeline: str, run: str):
 @route(bp, RUN + "/log")
 def run_log(pipeline: str, run: str):
     """The run's log from ``start``; ``X-More-Data`` while it can still grow."""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         execution = queries.run(session, names.pipeline_id(pipeline), run)
         text, complete = logs.run_log(session, execution)
     return log_response(text, complete)

@@ -15,7 +15,7 @@ from flask import jsonify, request
 
 from sidecar.api.auth import current_principal
 from sidecar.api.blueocean.common import blueprint, empty_response, paged, paging, route
-from sidecar.api.context import sidecar
+from sidecar.api.context import caller_session
 from sidecar.errors import ConfigError, Problem
 from sidecar.readmodel import changes, names, queries, runs
 from sidecar.services.pipelines import NotFound
@@ -36,7 +36,7 @@ def search():
                                   f"organization value: {organization} is invalid. ",
                                   config_path="q"))
     can_write = current_principal().can_write
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         page = queries.pipelines_page(session, start, limit, named=terms.get("pipeline"))
         return paged([runs.pipeline_document(p, latest, can_write=can_write,
                                              parameters=queries.declared_parameters(p))
@@ -62,7 +62,7 @@ def _terms(query: str) -> dict[str, str]:
 @route(bp, "/blue/rest/users/<user>")
 def user(user: str):
     """A commit author. :raise 404: nobody the sidecar knows"""
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         commit = queries.commit_author(session, user, current_principal().sees)
         if commit is None:
             raise NotFound(f"user {user} not found")
@@ -73,7 +73,7 @@ def user(user: str):
 def favorites(user: str):
     """A user's favourite pipelines: the sidecar keeps none."""
     start, limit = paging()
-    with sidecar().store.session() as session:
+    with caller_session() as session:
         if queries.commit_author(session, user, current_principal().sees) is None:
             raise NotFound(f"user {user} not found")
     return paged([], start, limit)

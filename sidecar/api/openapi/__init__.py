@@ -3,6 +3,10 @@
 Each fragment (``*.yaml`` beside this file) holds ``paths`` and ``components`` of its
 routes; they are merged once, at first request. Every status code a route can answer is
 listed, so schemathesis (tests/test_openapi.py) can hold the routes to the document.
+The answers every route shares are added here rather than in each fragment: 400 (a URL
+with control characters or non-ASCII digits), 413 (a body over the limit) where a
+body is taken, and for token-protected routes 401, 403 (level, project access or
+anonymous-mode refusals) and 404 where the path names an object.
 """
 
 from __future__ import annotations
@@ -32,7 +36,25 @@ def document() -> dict:
             doc["components"].setdefault(kind, {}).update(items or {})
         if "security" in fragment:
             doc["security"] = fragment["security"]
+    _add_shared_answers(doc)
     return doc
+
+
+def _add_shared_answers(doc: dict) -> None:
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            shared = {"400": "BadRequest"}
+            if method in ("post", "put"):
+                shared["413"] = "TooLarge"
+            if operation.get("security", doc.get("security")) != []:
+                shared.update({"401": "Unauthorized", "403": "Forbidden"})
+                if "{" in path:
+                    shared["404"] = "NotFound"
+            responses = operation.setdefault("responses", {})
+            for status, name in shared.items():
+                responses.setdefault(status, {"$ref": f"#/components/responses/{name}"})
 
 
 @bp.get("/openapi.json")
