@@ -20,13 +20,12 @@ none) and are not checked here.
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from flask import Blueprint, g, request
 
 from sidecar.api.context import sidecar
-from sidecar.services.access import ANONYMOUS, Forbidden, Principal
+from sidecar.services.access import ANONYMOUS, Forbidden, Principal, loopback_only
 
 bp = Blueprint("auth", __name__)
 
@@ -74,19 +73,12 @@ def _principal() -> Principal:
     state = sidecar()
     if state.tokens is None:
         if not state.settings.allow_anonymous:
-            _loopback_only()
+            loopback_only(request.remote_addr or "", request.host)
         _same_origin_writes()
         return ANONYMOUS
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     return state.tokens.principal(token.strip() if scheme.lower() == "bearer" else "")
-
-
-def _loopback_only() -> None:
-    if not is_loopback_address(request.remote_addr or ""):
-        raise Forbidden("anonymous access is for loopback callers only")
-    if not is_loopback_host(request.host):
-        raise Forbidden("anonymous access needs a loopback Host (localhost, 127.0.0.1, [::1])")
 
 
 def _same_origin_writes() -> None:
@@ -98,27 +90,6 @@ def _same_origin_writes() -> None:
         return
     if request.mimetype != "application/json":
         raise Forbidden("a state-changing request needs Content-Type: application/json")
-
-
-def is_loopback_address(address: str) -> bool:
-    """True for a loopback IP address (127.0.0.0/8, ::1, ::ffff:127.x.y.z)."""
-    try:
-        parsed = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    mapped = getattr(parsed, "ipv4_mapped", None)
-    return (mapped or parsed).is_loopback
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for a Host header naming this machine: localhost or a loopback literal."""
-    try:
-        name = urlsplit(f"//{host}").hostname or ""
-    except ValueError:
-        return False
-    if name in ("localhost", "localhost.") or name.endswith((".localhost", ".localhost.")):
-        return True
-    return is_loopback_address(name)
 
 
 def current_principal() -> Principal:

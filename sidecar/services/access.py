@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -147,3 +149,36 @@ def _entry(item, where: str, problems: list[Problem]) -> tuple[str, Principal] |
         return None
     return digest.lower(), Principal(user=user, groups=tuple(groups), access=access,
                                      projects=tuple(projects))
+
+
+def loopback_only(peer: str, host: str) -> None:
+    """Anonymous use is for a loopback peer naming a loopback Host. :raise Forbidden:
+
+    The Host check stops DNS rebinding: an attacker's name may resolve to 127.0.0.1, but
+    the browser still sends that name.
+    """
+    if not is_loopback_address(peer):
+        raise Forbidden("anonymous access is for loopback callers only")
+    if not is_loopback_host(host):
+        raise Forbidden("anonymous access needs a loopback Host (localhost, 127.0.0.1, [::1])")
+
+
+def is_loopback_address(address: str) -> bool:
+    """True for a loopback IP address (127.0.0.0/8, ::1, ::ffff:127.x.y.z)."""
+    try:
+        parsed = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    return (mapped or parsed).is_loopback
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for a Host header naming this machine: localhost or a loopback literal."""
+    try:
+        name = urlsplit(f"//{host}").hostname or ""
+    except ValueError:
+        return False
+    if name in ("localhost", "localhost.") or name.endswith((".localhost", ".localhost.")):
+        return True
+    return is_loopback_address(name)

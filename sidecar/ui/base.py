@@ -26,7 +26,8 @@ from werkzeug.exceptions import HTTPException
 from wtforms import ValidationError
 
 from sidecar.errors import ConfigError, SidecarError
-from sidecar.services.access import ANONYMOUS, Forbidden, Principal, Unauthenticated
+from sidecar.services.access import (ANONYMOUS, Forbidden, Principal, Unauthenticated,
+                                     loopback_only)
 from sidecar.services.pipelines import Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,11 @@ def _check_request():
 
 
 def _session_principal() -> Principal | None:
-    tokens = sidecar().tokens
+    state = sidecar()
+    tokens = state.tokens
     if tokens is None:
+        if not state.settings.allow_anonymous:
+            loopback_only(request.remote_addr or "", request.host)
         return ANONYMOUS
     digest = session.get(SESSION_TOKEN)
     found = tokens.principal_of_digest(digest) if isinstance(digest, str) else None

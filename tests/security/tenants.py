@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sidecar.services import executions, pipelines, projects
+from sidecar.services import executions, notifiers, pipelines, projects
+from sidecar.services.access import ANONYMOUS
 from sidecar.store.models import Approval, ExecutionCommit, LogChunk, utcnow
 
 PROJECTS = ("team-a", "team-b")
@@ -56,7 +57,7 @@ class Tenants:
 
 
 def seed(store, project: str) -> int:
-    """A pipeline with two runs, a log, node history, caches, settings; its approval id."""
+    """A pipeline with two runs, a log, node history, settings, a notifier; its approval id."""
     with store.session() as session:
         pipelines.create(session, {"project": project, "name": "web", "inlineConfig": CONFIG})
         first = executions.trigger(session, f"{project}:web", executions.TriggerRequest())
@@ -72,5 +73,8 @@ def seed(store, project: str) -> int:
                             parameters=[], state="Pending", created_at=utcnow())
         session.add(approval)
         projects.update_settings(session, project, {"executorQuota": 3})
+        notifiers.create(session, {"project": project, "name": "chat", "type": "webhook",
+                                   "url": f"https://hooks.example/{project}",
+                                   "secret": f"secret-of-{project}"}, ANONYMOUS)
         session.flush()
         return approval.id

@@ -3,7 +3,8 @@
 We test these attacks, through the HTTP API (and through a real socket to
 ``jenkins-sidecar serve``):
 - DNS rebinding: a request whose Host is the attacker's name (resolving to 127.0.0.1)
-  is refused; loopback names and literals (with ports, IPv6) are served;
+  is refused, by the API and by the web UI's pages; loopback names and literals (with
+  ports, IPv6) are served;
 - a peer that is not a loopback address is refused, judged by parsing the address
   (``::ffff:127.0.0.1`` is loopback, ``::ffff:10.0.0.1`` is not);
 - a bind address such as ``127.0.0.1.nip.io`` does not count as loopback;
@@ -42,6 +43,16 @@ def anonymous(database_url):
 def test_a_rebinding_host_is_refused(anonymous, host):
     response = anonymous.test_client().get("/api/v1/pipelines", headers={"Host": host})
     assert response.status_code == 403 and "loopback Host" in response.json["message"]
+
+
+@pytest.mark.parametrize("path", ["/ui/", "/ui/approvals", "/ui/static/ui.css"])
+def test_a_rebinding_host_gets_no_ui_page(anonymous, path):
+    client = anonymous.test_client()
+    assert client.get(path, headers={"Host": "attacker.example"}).status_code == 403
+    assert client.get(path, headers={"Host": "attacker.example"},
+                      environ_base={"REMOTE_ADDR": "10.0.0.5"}).status_code == 403
+    with client.get(path, headers={"Host": "localhost:8080"}) as served:
+        assert served.status_code in (200, 302)
 
 
 @pytest.mark.parametrize("host", ["localhost", "localhost:8080", "127.0.0.1:8080",
@@ -104,12 +115,12 @@ def test_json_from_a_plain_client_works(anonymous):
 
 def test_a_blueprint_with_its_own_csrf_check_takes_same_origin_forms(database_url):
     forms = checks_its_own_csrf(Blueprint("forms", __name__))
-    forms.add_url_rule("/ui/form", "post", lambda: "taken", methods=["POST"])
+    forms.add_url_rule("/forms/post", "post", lambda: "taken", methods=["POST"])
     app = create_app({"TESTING": True, "database_url": database_url})
     app.register_blueprint(forms)
     client = app.test_client()
-    assert client.post("/ui/form", data={"a": "b"}).status_code == 200
-    assert client.post("/ui/form", data={"a": "b"},
+    assert client.post("/forms/post", data={"a": "b"}).status_code == 200
+    assert client.post("/forms/post", data={"a": "b"},
                        headers={"Origin": "https://attacker.example"}).status_code == 403
     assert client.post("/api/v1/pipelines", data={"name": "x"}).status_code == 403
     app.extensions["sidecar"].store.dispose()
