@@ -12,8 +12,11 @@ them at scrape time, so every replica and every worker reports the same truth.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram,
+                               disable_created_metrics)
 
+# Multiprocess mode has no ``_created`` samples; a single process serves the same page.
+disable_created_metrics()
 REGISTRY = CollectorRegistry(auto_describe=True)
 """Where this process' metrics live (multiprocess mode reads the files instead)."""
 
