@@ -26,6 +26,8 @@ _STAGE_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
 _WAIT_BUCKETS = (60, 300, 900, 1800, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400)
 _HOLD_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 1200)
 _CYCLE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+# Routes × methods × status classes is the largest label set: fewer buckets than the default.
+_REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
 
 
 def _counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
@@ -61,7 +63,7 @@ CACHE_HOLD = _histogram("sidecar_cache_hold_duration_seconds",
                         buckets=_HOLD_BUCKETS)
 JENKINS_REQUEST = _histogram("sidecar_jenkins_request_duration_seconds",
                              "Requests to Jenkins, by endpoint template and method",
-                             ("endpoint", "method"))
+                             ("endpoint", "method"), _REQUEST_BUCKETS)
 JENKINS_ERRORS = _counter("sidecar_jenkins_request_errors_total",
                           "Failed requests to Jenkins, by endpoint template and kind",
                           ("endpoint", "kind"))
@@ -80,5 +82,5 @@ NOTIFICATIONS = _counter("sidecar_notification_deliveries_total",
                          "Notification delivery attempts, by what became of them "
                          "(sent, retrying, failed)", ("state",))
 HTTP_REQUEST = _histogram("sidecar_http_request_duration_seconds",
-                          "API requests, by route template, method and status",
-                          ("route", "method", "status"))
+                          "API requests, by route template, method and status class",
+                          ("route", "method", "status"), _REQUEST_BUCKETS)

@@ -110,5 +110,5 @@ def notification_attempt(owner, state: str) -> None:
 
 
 def http_request(route: str, method: str, status: int, seconds: float) -> None:
-    """An API request, by its route template."""
-    f.HTTP_REQUEST.labels(route, method, str(status)).observe(seconds)
+    """An API request, by its route template and status class (2xx … 5xx)."""
+    f.HTTP_REQUEST.labels(route, method, f"{status // 100}xx").observe(seconds)
