@@ -5,7 +5,9 @@ We test these aspects:
   and histograms, takes the highest leader gauge, and forgets a dead process' gauge;
 - `jenkins-sidecar serve` (a real process, SQLite): the page a gunicorn worker serves
   shows the engine's cycles and leadership, recorded in another process, and the
-  directory is new for the start and gone after it.
+  directory is new for the start and gone after it;
+- a start removes the directory a killed start left behind, never one a running service
+  holds nor one it did not make.
 """
 
 from __future__ import annotations
@@ -93,3 +95,33 @@ def test_serve_merges_the_engine_into_the_workers_page(tmp_path):
         finally:
             server.stop()
         assert not list(tmp_path.glob("sidecar-metrics-*"))
+
+
+HOLDER = """
+import sys
+from sidecar.metrics import multiprocess
+print(multiprocess.enable(sys.argv[1]), flush=True)
+sys.stdin.read()  # hold the directory until the test closes stdin or kills us
+"""
+
+
+def test_a_start_removes_what_killed_starts_left_and_nothing_in_use(tmp_path):
+    def holder() -> tuple[subprocess.Popen, Path]:
+        process = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], cwd=ROOT,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        return process, Path(process.stdout.readline().strip())
+
+    killed, left = holder()
+    running, in_use = holder()
+    foreign = tmp_path / "sidecar-metrics-not-ours"
+    foreign.mkdir()
+    try:
+        killed.kill()
+        killed.communicate(timeout=30)
+        assert left.is_dir()
+        starting, fresh = holder()  # it has started once it names its directory
+        starting.communicate("", timeout=60)
+        assert not left.exists()
+        assert fresh.is_dir() and in_use.is_dir() and foreign.is_dir()
+    finally:
+        running.communicate("", timeout=60)

@@ -34,8 +34,8 @@ from sidecar.engine import isolation, warmth
 from sidecar.engine.order import StartOrder
 from sidecar.engine.podsecurity import PodSecurityGate
 from sidecar.errors import ConfigError, Problem
-from sidecar.metrics import record
 from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
+from sidecar.metrics import record
 from sidecar.render.naming import job_name
 from sidecar.services import callbacks, executions
 from sidecar.services.projects import project_settings

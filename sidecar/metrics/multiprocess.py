@@ -6,10 +6,16 @@ records a metric and before it forks: the library picks its value class from
 ``PROMETHEUS_MULTIPROC_DIR`` when it is first imported, so the class is picked again
 here. The directory is new for every start, so no count from an earlier run is merged
 into this one; `process_exited` drops a dead worker's live gauges.
+
+A start that was killed (SIGKILL, OOM) leaves its directory behind, and a Pod's ``/tmp``
+volume outlives its container's restarts. Each directory therefore holds an ``owner``
+file its service keeps locked (``flock``; the kernel drops the lock with the last
+process of that service); a start removes the directories whose lock it can take.
 """
 
 from __future__ import annotations
 
+import fcntl
 import inspect
 import os
 import shutil
@@ -20,13 +26,21 @@ from pathlib import Path
 from prometheus_client import multiprocess, values
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
+PREFIX = "sidecar-metrics-"
+OWNER = "owner"
+_owned: list = []  # this service's locked owner file: open for as long as the process lives
 
 
 def enable(parent: str | None = None) -> Path:
     """Make a fresh directory, name it in the environment, and switch the value class."""
     if "sidecar.metrics.families" in sys.modules:
         raise RuntimeError("metrics were created before multiprocess mode was enabled")
-    directory = Path(tempfile.mkdtemp(prefix="sidecar-metrics-", dir=parent or None))
+    for earlier in Path(parent or tempfile.gettempdir()).glob(PREFIX + "*"):
+        _remove_if_abandoned(earlier)
+    directory = Path(tempfile.mkdtemp(prefix=PREFIX, dir=parent or None))
+    owner = open(directory / OWNER, "w")  # noqa: SIM115 (held until the process ends)
+    fcntl.flock(owner, fcntl.LOCK_EX)
+    _owned.append(owner)
     os.environ[ENV] = str(directory)
     values.ValueClass = values.get_value_class()
     _guard_fork()
@@ -46,6 +60,16 @@ def process_exited(pid: int) -> None:
 
 def remove(directory: Path) -> None:
     """Delete the directory at shutdown."""
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def _remove_if_abandoned(directory: Path) -> None:
+    """Remove a directory whose service is gone; one in use, or not ours, stays."""
+    try:
+        with open(directory / OWNER) as owner:
+            fcntl.flock(owner, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # locked by a running service, no owner file, not readable
+        return
     shutil.rmtree(directory, ignore_errors=True)
 
 
