@@ -223,14 +223,15 @@ def test_every_family_is_present_and_moves_after_runs(world, receiver):
 def test_labels_are_templates_never_names_or_ids(world):
     client, engine, store, jenkins = world
     assert client.post("/api/v1/pipelines", json={
-        "project": "shop", "name": "build", "inlineConfig": PLAIN}).status_code == 201
-    execution_id = _trigger(client)
+        "project": "acme-tenant", "name": "secret-app", "inlineConfig": PLAIN}).status_code == 201
+    execution_id = client.post("/api/v1/pipelines/acme-tenant:secret-app/executions",
+                               json={}).json["id"]
     engine.cycle()
     assert client.get(f"/api/v1/executions/{execution_id}").status_code == 200
-    assert client.get("/no/such/page/shop-build-1").status_code == 404
+    assert client.get("/no/such/page/acme-tenant-secret-app-1").status_code == 404
     families = scrape(client)
     labels = {v for f in families.values() for s in f.samples for v in s.labels.values()}
-    assert not [v for v in labels if "shop" in v or "build" in v.split("/")]
+    assert not [v for v in labels if "acme" in v or "secret-app" in v], labels
     routes = {s.labels["route"] for s in families["sidecar_http_request_duration_seconds"].samples}
     assert {"/api/v1/executions/<execution_id>", "other"} <= routes
     endpoints = {s.labels["endpoint"]
