@@ -13,7 +13,8 @@ from flask import Flask
 
 from sidecar import outbound, ui
 from sidecar.api import (approvals, auth, blueocean_input, callbacks, errors, executions, guard,
-                         health, hooks, nodes, notifiers, openapi, pipelines, render, requestlog)
+                         health, hooks, metrics, nodes, notifiers, openapi, pipelines, render,
+                         requestlog)
 from sidecar.api.blueocean import BLUEPRINTS as BLUE_OCEAN
 from sidecar.config.templates import TemplateSet, load_templates
 from sidecar.engine.loop import Engine
@@ -58,17 +59,20 @@ class Sidecar:
             log.warning("no Jenkins configured (SIDECAR_JENKINS_URL): executions will wait")
             return None
         stop = threading.Event()
-        engine = Engine(store=self.store, jenkins=self.jenkins, templates=self.templates,
-                        interval=self.settings.sync_interval, pods=self._pod_locator(),
-                        reconcile=self.settings.sync_reconcile,
-                        callback_url=self.settings.callback_url,
-                        pod_lost_grace=self.settings.pod_lost_grace,
-                        notifier=self._approval_notifier(), public_url=self.settings.public_url,
-                        retention_interval=self.settings.retention_interval,
-                        outbound=self.outbound)
-        threading.Thread(target=engine.run, args=(stop,), name="sidecar-engine",
+        threading.Thread(target=self.engine().run, args=(stop,), name="sidecar-engine",
                          daemon=True).start()
         return stop
+
+    def engine(self) -> Engine:
+        """The engine as the settings configure it (Jenkins must be configured)."""
+        return Engine(store=self.store, jenkins=self.jenkins, templates=self.templates,
+                      interval=self.settings.sync_interval, pods=self._pod_locator(),
+                      reconcile=self.settings.sync_reconcile,
+                      callback_url=self.settings.callback_url,
+                      pod_lost_grace=self.settings.pod_lost_grace,
+                      notifier=self._approval_notifier(), public_url=self.settings.public_url,
+                      retention_interval=self.settings.retention_interval,
+                      outbound=self.outbound)
 
     def _approval_notifier(self) -> WebhookSender | None:
         if not self.settings.approval_webhook_url:
@@ -114,7 +118,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(requestlog.bp)  # first: every later failure has its request id
     errors.register(app)
     guard.install(app, settings.max_content_length)
-    for blueprint in (auth.bp, openapi.bp, health.bp, pipelines.bp, executions.bp,
+    for blueprint in (auth.bp, openapi.bp, health.bp, metrics.bp, pipelines.bp, executions.bp,
                       callbacks.bp, render.bp, hooks.bp, nodes.bp, approvals.bp,
                       blueocean_input.bp, notifiers.bp, *BLUE_OCEAN):
         app.register_blueprint(blueprint)

@@ -206,13 +206,27 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from sidecar.app import create_app
-    from sidecar.server import run_gunicorn
+    from sidecar.metrics import multiprocess
     from sidecar.settings import settings_from
 
     overrides = {"bind": args.bind} if args.bind else None
     settings = settings_from(os.environ, overrides)  # a bad value: one clear line, exit 2
     logs.configure(settings.log_level, settings.log_format)
+    # Before the app exists (its modules define the metrics) and before gunicorn forks.
+    metrics_dir, master = multiprocess.enable(), os.getpid()
+    try:
+        return _serve_app(args, overrides)
+    finally:
+        # A gunicorn worker leaves through here too (SystemExit): only the master cleans up.
+        if os.getpid() == master:
+            multiprocess.remove(metrics_dir)
+
+
+def _serve_app(args: argparse.Namespace, overrides: dict | None) -> int:
+    from sidecar.app import create_app
+    from sidecar.metrics import multiprocess
+    from sidecar.server import run_gunicorn
+
     # Built before gunicorn starts, so a bad setting is one clear line, not a worker crash.
     app = create_app(overrides)
     state = app.extensions["sidecar"]
@@ -222,7 +236,8 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         run_gunicorn(app, bind=state.settings.bind, threads=args.threads,
                      log_level=state.settings.log_level, log_format=state.settings.log_format,
-                     after_fork=state.store.after_fork)
+                     after_fork=state.store.after_fork,
+                     child_exit=multiprocess.process_exited)
     finally:
         if stop is not None:
             stop.set()

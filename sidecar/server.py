@@ -22,11 +22,16 @@ class _Gunicorn(BaseApplication):
 
 
 def run_gunicorn(app: Flask, *, bind: str, threads: int, log_level: str = "INFO",
-                 log_format: str = "text", after_fork=None) -> None:
-    """Serve app until stopped; every log line (gunicorn's too) through sidecar.logs."""
+                 log_format: str = "text", after_fork=None, child_exit=None) -> None:
+    """Serve app until stopped; every log line (gunicorn's too) through sidecar.logs.
+
+    child_exit(pid) runs in the master when a worker has exited.
+    """
     # No gunicorn access log: the app writes one line per request with its request id.
     options = {"bind": bind, "workers": 1, "worker_class": "gthread", "threads": threads,
                "logconfig_dict": gunicorn_logconfig(log_level, log_format)}
     if after_fork is not None:
         options["post_fork"] = lambda _server, _worker: after_fork()
+    if child_exit is not None:
+        options["child_exit"] = lambda _server, worker: child_exit(worker.pid)
     _Gunicorn(app, options).run()

@@ -15,7 +15,8 @@ same-origin ``Origin``. A blueprint that checks its own CSRF token (HTML forms) 
 say so with :func:`checks_its_own_csrf`; a cross-site ``Origin`` is refused there too.
 
 Webhooks, build callbacks and the health endpoints carry their own credentials (or
-none) and are not checked here.
+none) and are not checked here; nor is ``/metrics``, whose labels name no project
+(``sidecar.api.metrics``).
 """
 
 from __future__ import annotations

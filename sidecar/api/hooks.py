@@ -12,6 +12,7 @@ from flask import Blueprint, jsonify, request
 from sidecar.api.context import sidecar
 from sidecar.errors import ConfigError, Problem
 from sidecar.intake import service, signatures
+from sidecar.metrics import record
 from sidecar.services.pipelines import NotFound
 
 bp = Blueprint("hooks", __name__, url_prefix="/hooks")
@@ -22,8 +23,24 @@ def deliver(provider: str):
     """Take one delivery. :raise 400: no pipeline or bad body; :raise 401: bad signature;
     :raise 404: unknown provider; :raise 502: the provider's API failed"""
     if provider not in signatures.PROVIDERS:
+        record.webhook_rejected("unknown", "not_found")  # the label stays bounded
         raise NotFound(f"no webhook provider {provider!r}; known are "
                        f"{', '.join(signatures.PROVIDERS)}")
+    record.webhook_received(provider)
+    try:
+        return _deliver(provider)
+    except service.BadSignature:
+        record.webhook_rejected(provider, "signature")
+        raise
+    except ConfigError:
+        record.webhook_rejected(provider, "bad_request")
+        raise
+    except Exception:
+        record.webhook_rejected(provider, "error")
+        raise
+
+
+def _deliver(provider: str):
     pipeline_id = request.args.get("pipeline", "")
     if not pipeline_id:
         raise ConfigError(Problem("name the pipeline: ?pipeline=<project>:<name>"))

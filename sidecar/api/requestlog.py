@@ -17,11 +17,14 @@ import uuid
 from flask import Blueprint, Response, g, request
 
 from sidecar import logs
+from sidecar.metrics import record
 
 bp = Blueprint("requestlog", __name__)
 access = logging.getLogger(logs.ACCESS_LOGGER)
 
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Label values stay bounded: a method of its own or a path that matches no route is "other".
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 @bp.before_app_request
@@ -37,6 +40,9 @@ def _finish(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id") or uuid.uuid4().hex
     principal = g.get("principal")
     took = (time.perf_counter() - g.get("request_began", time.perf_counter())) * 1000
+    record.http_request(request.url_rule.rule if request.url_rule else "other",
+                        request.method if request.method in _METHODS else "other",
+                        response.status_code, took / 1000)
     access.info("%s %s %s", request.method, request.path, response.status_code, extra={
         "fields": {"method": request.method, "path": request.path,
                    "status": response.status_code, "durationMs": round(took, 1),

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sidecar.engine import isolation, warmth
+from sidecar.metrics import record
 from sidecar.services.projects import project_settings
 from sidecar.store.models import Execution, utcnow
 
@@ -71,6 +72,8 @@ def _admit_project(session: Session, project: str, now: datetime,
             retries.record(execution, "admit", exc, now)
             continue
         if decision.hold:
+            if execution.held_since is None:
+                record.cache_placed(execution, "held")
             execution.state, execution.reason = "Queueing", decision.reason
             execution.held_since = execution.held_since or now
             continue
@@ -84,6 +87,7 @@ def _start(execution: Execution, decision: warmth.Admission, now: datetime) -> N
     if execution.held_since is not None:
         held = warmth.epoch(now) - warmth.epoch(execution.held_since)
         execution.placement_note = f"held {held:.0f}s for a warm node; then {decision.reason}"
+    record.run_started(execution, now, execution.held_since)
     execution.state, execution.reason, execution.started_at = "Building", "", now
     execution.held_since, execution.cache_slot = None, decision.slot
     isolation.cleared(execution)

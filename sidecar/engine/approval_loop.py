@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 
 from sidecar.engine.admission import ACTIVE
 from sidecar.jenkins import JenkinsClient
+from sidecar.metrics import record
 from sidecar.notify import NotifyError, WebhookSender
 from sidecar.render.naming import job_name
 from sidecar.services import approvals
@@ -61,6 +62,7 @@ class ApprovalWorker:
             for approval in session.scalars(select(Approval).join(Execution).where(
                     Approval.state == "Pending", Execution.state.in_(END_STATES))):
                 approval.state, approval.decided_at = "Cancelled", utcnow()
+                record.approval_ended(approval, "Cancelled", approval.decided_at)
                 approval.decision = {"approve": False, "parameters": {}, "via": "sidecar",
                                      "comment": "the run ended before a decision",
                                      "deliveredAt": utcnow().isoformat(),
@@ -68,9 +70,9 @@ class ApprovalWorker:
 
     def _time_out(self) -> list[int]:
         with self._store.session() as session:
-            due = [a.id for a in self._waiting(session) if approvals.expired(a)]
+            due = {a.id: a for a in self._waiting(session) if approvals.expired(a)}
             timed_out = []
-            for approval_id in due:
+            for approval_id, approval in due.items():
                 decision = {"approve": False, "parameters": {}, "via": "timeout",
                             "comment": "the approval timed out", "deliveredAt": None,
                             "deliveryAttempts": 0, "deliveryError": None}
@@ -81,6 +83,7 @@ class ApprovalWorker:
                     .execution_options(synchronize_session=False)).rowcount
                 if changed:
                     timed_out.append(approval_id)
+                    record.approval_ended(approval, "TimedOut", utcnow())
         return timed_out
 
     def _undelivered(self) -> list[int]:

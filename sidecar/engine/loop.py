@@ -26,6 +26,7 @@ from sidecar.engine.starter import Starter
 from sidecar.engine.warmth import NodeRoom
 from sidecar.jenkins import JenkinsClient, JenkinsError
 from sidecar.kube import KubeError, PodLocator
+from sidecar.metrics import record
 from sidecar.notify import WebhookSender
 from sidecar.outbound import Client
 from sidecar.services import nodecaches, retention
@@ -78,6 +79,12 @@ class Engine:
 
     def cycle(self) -> CycleReport:
         """Admit, start and follow once."""
+        began = time.perf_counter()
+        report = self._cycle()
+        record.sync_cycle(time.perf_counter() - began)
+        return report
+
+    def _cycle(self) -> CycleReport:
         report = CycleReport()
         with self._store.session() as session:
             # Node room is read at most once per cycle, and only if a hold could follow.
@@ -133,9 +140,14 @@ class Engine:
 
     def run(self, stop: threading.Event) -> None:
         """Cycle until stop is set; a failing cycle is logged and retried."""
-        while not stop.is_set():
-            try:
-                self.cycle()
-            except Exception:  # keep the loop alive; the next cycle retries from the database
-                log.exception("engine cycle failed")
-            stop.wait(self._interval)
+        # The only engine is the one running here; the leader lease will decide this.
+        record.engine_leader(True)
+        try:
+            while not stop.is_set():
+                try:
+                    self.cycle()
+                except Exception:  # keep the loop alive; the next cycle retries from the DB
+                    log.exception("engine cycle failed")
+                stop.wait(self._interval)
+        finally:
+            record.engine_leader(False)

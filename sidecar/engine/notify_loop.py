@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from sqlalchemy import select, update
 
+from sidecar.metrics import record
 from sidecar.notify import NotifyError
 from sidecar.notify.channels import Channel, Message, Sender
 from sidecar.outbound import Client
@@ -138,3 +139,4 @@ class NotificationWorker:
                 session.execute(update(NotificationDelivery)
                                 .where(NotificationDelivery.id == item.row_id).values(**values)
                                 .execution_options(synchronize_session=False))
+                record.notification_attempt(session, str(values.get("state", "Retrying")).lower())

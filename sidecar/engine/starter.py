@@ -35,6 +35,7 @@ from sidecar.engine.order import StartOrder
 from sidecar.engine.podsecurity import PodSecurityGate
 from sidecar.errors import ConfigError, Problem
 from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
+from sidecar.metrics import record
 from sidecar.render.naming import job_name
 from sidecar.services import callbacks, executions
 from sidecar.services.projects import project_settings
@@ -161,6 +162,8 @@ class Starter:
         placement = cache.place(model, context, settings, _history(session, pipeline.id), known)
         execution.placement_note = _note(execution.placement_note,
                                          scheme.describe(settings.affinity_scheme, known))
+        warm = settings.affinity_scheme not in ("none", "seed") and scheme.usable_nodes(known)
+        record.cache_placed(execution, "warm" if warm else "cold")
         placement = self._pod_security_check(execution, placement)
         rendered = render.render(model, context, settings, placement, self._templates)
         execution.jenkinsfile, execution.pod_yaml = rendered.jenkinsfile, rendered.pod_yaml

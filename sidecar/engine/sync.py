@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from sidecar import render
 from sidecar.jenkins import JenkinsClient, JenkinsNotFound, JenkinsUnavailable, RunState
+from sidecar.metrics import record
 from sidecar.services import approvals, executions
 from sidecar.store.models import Execution, LogChunk, StepState, utcnow
 
@@ -105,6 +106,7 @@ def _apply(session: Session, execution: Execution, run: RunState,
             _archive(session, execution, step, node_ids, jenkins)
             if new_state == "Aborted" and config.step_timed_out(step, stage.duration_millis):
                 new_state = "Timeout"
+            record.stage_finished(session, new_state, stage.duration_millis)
         step.state = new_state
     if run.finished:
         state = RUN_END_STATES.get(run.status, "Failed")

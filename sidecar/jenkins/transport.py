@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ import requests
 
 from sidecar.jenkins.errors import (JenkinsAuthError, JenkinsError, JenkinsNotFound,
                                     JenkinsRequestError, JenkinsUnavailable)
+from sidecar.metrics import record
 
 T = TypeVar("T")
 
@@ -31,6 +33,8 @@ _TRANSIENT_STATUS = frozenset({502, 503, 504})
 # A connection that drops mid-body is as transient as one that never opened.
 _TRANSIENT_EXCEPTIONS = (requests.ConnectionError, requests.Timeout,
                          requests.exceptions.ChunkedEncodingError)
+_ERROR_KINDS = ((JenkinsUnavailable, "unavailable"), (JenkinsAuthError, "auth"),
+                (JenkinsNotFound, "not_found"), (JenkinsError, "request"))
 
 
 class Transport:
@@ -57,6 +61,18 @@ class Transport:
     def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
                 data: Any = None, headers: Mapping[str, str] | None = None) -> requests.Response:
         """Send one request (plus a crumb fetch when needed); raise ours for every failure."""
+        began = time.perf_counter()
+        try:
+            response = self._request(method, path, params, data, headers)
+        except JenkinsError as exc:
+            kind = next(name for cls, name in _ERROR_KINDS if isinstance(exc, cls))
+            record.jenkins_request(method, path, time.perf_counter() - began, kind)
+            raise
+        record.jenkins_request(method, path, time.perf_counter() - began)
+        return response
+
+    def _request(self, method: str, path: str, params: Mapping[str, str] | None, data: Any,
+                 headers: Mapping[str, str] | None) -> requests.Response:
         response = self._send(method, path, params, data, headers)
         if (method == "POST" and self._use_crumb and response.status_code == 403
                 and "crumb" in response.text.lower()):

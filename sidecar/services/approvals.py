@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sidecar import render
 from sidecar.errors import ConfigError, Problem
 from sidecar.jenkins import InputRequest, JenkinsClient, JenkinsError, JenkinsUnavailable
+from sidecar.metrics import record
 from sidecar.services import executions, notifications
 from sidecar.services.access import Forbidden, Principal
 from sidecar.services.pipelines import Conflict, NotFound
@@ -138,6 +139,7 @@ def decide(session: Session, approval_id: int, principal: Principal, *, approve:
     if changed != 1:  # someone else decided (or the timeout fired) in the meantime
         raise Conflict(f"approval {approval_id} was decided meanwhile")
     session.refresh(approval)
+    record.approval_ended(approval, approval.state, approval.decided_at)
     return approval
 
 
@@ -252,6 +254,7 @@ def _settle(approval: Approval, execution: Execution, why: str, *, aborted: bool
 
 def _close(approval: Approval, state: str, why: str) -> None:
     approval.state, approval.decided_at = state, utcnow()
+    record.approval_ended(approval, state, approval.decided_at)
     approval.decision = {"approve": False, "parameters": {}, "comment": why,
                          "via": "jenkins" if state == "Cancelled" else "timeout",
                          "deliveredAt": approval.decided_at.isoformat(),

@@ -20,6 +20,7 @@ from sidecar.config.inputs import RenderContext
 from sidecar.config.model import Pipeline as PipelineModel
 from sidecar.config.when import branch_matches
 from sidecar.errors import ConfigError, Problem
+from sidecar.metrics import record
 from sidecar.services import notifications
 from sidecar.services.pipelines import Conflict, NotFound
 from sidecar.store.models import (END_STATES, Execution, LogChunk, Pipeline, ScheduledInfo,
@@ -111,6 +112,7 @@ def finish(execution: Execution, state: str, reason: str = "", at: datetime | No
             step.state = "Skipped" if step.state == "Waiting" else "Aborted"
             step.ended_at = step.ended_at or execution.ended_at
     notifications.on_end(execution)
+    record.run_finished(execution)
 
 
 def record_node(session: Session, execution: Execution, node_name: str, source: str) -> bool:
