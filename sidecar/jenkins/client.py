@@ -64,7 +64,7 @@ class JenkinsClient:
 
     def build_url(self, name: str, number: int) -> str:
         """The build's page in Jenkins (no request)."""
-        return f"{self._http.base}{_build(name, number)}/"
+        return build_url(self._http.base, name, number)
 
     def ping(self) -> str:
         """Jenkins' version, from the ``X-Jenkins`` header of ``GET /api/json?tree=mode``."""
@@ -279,6 +279,11 @@ def _jenkinsapi(method: str, path: str) -> Iterator[None]:
         raise JenkinsRequestError("unexpected answer", method=method, path=path,
                                   status=exc.response.status_code if exc.response is not None
                                   else None) from None
+
+
+def build_url(base: str, name: str, number: int) -> str:
+    """A build's page: Jenkins' URL, the job's path and the number (pure)."""
+    return f"{base.rstrip('/')}{_build(name, number)}/"
 
 
 def _job(name: str) -> str:
