@@ -22,6 +22,7 @@ We test these aspects:
 
 from __future__ import annotations
 
+import logging
 from xml.sax.saxutils import escape
 
 import pytest
@@ -419,6 +420,17 @@ def test_password_uses_one_crumb_per_session_with_its_cookie(secured):
         jenkins.trigger(JOB, {"EXECUTION": "e-3"})
         assert secured.request_counts[CRUMB] == 2
         assert len(secured.queue) == 3
+
+
+def test_no_crumb_or_secret_in_the_debug_log(secured, caplog):
+    caplog.set_level(logging.DEBUG)
+    with JenkinsClient(url=secured.url, user="bob", password="s3cret-pw") as jenkins:
+        jenkins.create_or_update_job(JOB, config_xml("echo 1"))
+        jenkins.trigger(JOB, {"EXECUTION": "value-of-e-1"})
+    crumbs = {r.headers["Jenkins-Crumb"] for r in secured.requests if "Jenkins-Crumb" in r.headers}
+    assert crumbs and caplog.records  # jenkinsapi and urllib3 did log at DEBUG
+    for secret in (*crumbs, "s3cret-pw", "value-of-e-1"):
+        assert secret not in caplog.text
 
 
 def test_password_without_a_crumb_issuer(secured):

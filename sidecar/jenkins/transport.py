@@ -18,6 +18,7 @@ never asks again when there is no crumb issuer (404: CSRF protection is off).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -31,6 +32,9 @@ from sidecar.jenkins.errors import (JenkinsAuthError, JenkinsError, JenkinsNotFo
                                     JenkinsRequestError, JenkinsUnavailable)
 
 T = TypeVar("T")
+
+# CrumbRequester logs every crumb it fetches at DEBUG; a crumb is a session's secret.
+logging.getLogger("jenkinsapi.utils.crumb_requester").setLevel(logging.INFO)
 
 CRUMB_PATH = "/crumbIssuer/api/python"  # where CrumbRequester asks
 _TRANSIENT_STATUS = frozenset({502, 503, 504})
