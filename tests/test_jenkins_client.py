@@ -108,6 +108,14 @@ def test_create_then_update_a_job(fake, client):
     assert client.job_exists(JOB)
 
 
+def test_a_config_with_any_characters_arrives_intact(fake, client):
+    script = "echo 'ü 漢字 ✓ 😀'"
+    client.create_or_update_job(JOB, config_xml(script))
+    assert fake.jobs[JOB].script == script
+    client.create_or_update_job(JOB, config_xml(script + " again"))
+    assert fake.jobs[JOB].script == script + " again"
+
+
 def test_delete_a_job_twice(fake, client):
     client.create_or_update_job(JOB, config_xml("echo 1"))
     client.delete_job(JOB)

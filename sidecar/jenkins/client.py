@@ -90,9 +90,11 @@ class JenkinsClient:
         # Not Jenkins.create_job: it lists every job (and every folder's) to see if it exists.
         if not self.job_exists(name):
             try:
+                # UTF-8 bytes, whatever the HTTP library does with a str body.
                 with _jenkinsapi("POST", "/createItem"):
                     self._jenkins.requester.post_xml_and_confirm_status(
-                        self._jenkins.get_create_url(), params={"name": name}, data=config_xml)
+                        self._jenkins.get_create_url(), params={"name": name},
+                        data=config_xml.encode("utf-8"))
                 return True
             except JenkinsRequestError as exc:
                 # 400 "A job already exists": someone created it since we looked.
