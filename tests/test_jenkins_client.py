@@ -11,14 +11,18 @@ We test these aspects:
   path URLs read); labelled steps are log nodes with their label as name;
 - progressive logs: reading by ``X-Text-Size`` offsets yields every byte once, in order;
 - inputs: pending inputs, proceed with and without parameters, abort; stopping a build;
-- auth: API token (no crumb) versus password + crumb + session cookie, crumb refetched once
-  after the session expired, no crumb issuer;
+- jenkinsapi underneath: every call costs the requests it cost on plain HTTP (no eager
+  polls of the root, jobs, builds or queue items), a Location on Jenkins' configured root
+  URL is read, jenkinsapi's exceptions become ours without the form data they quote;
+- auth: API token (no crumb) versus password + crumb (jenkinsapi's CrumbRequester) +
+  session cookie, crumb refetched once after the session expired, no crumb issuer;
 - errors: 401/403/404/5xx, refused connections, timeouts and non-JSON answers become our
   types, nothing from ``requests`` escapes, and messages hold no secrets and no long bodies.
 """
 
 from __future__ import annotations
 
+import logging
 from xml.sax.saxutils import escape
 
 import pytest
@@ -32,7 +36,7 @@ from sidecar.jenkins.client import RUNNING_TREE
 
 JOB = "app #1 ü%"  # needs quoting in a URL path
 DESCRIBE = ("GET", "/job/{name}/{number}/wfapi/describe")
-CRUMB = ("GET", "/crumbIssuer/api/json")
+CRUMB = ("GET", "/crumbIssuer/api/python")
 NODE_LOG = ("GET", "/job/{name}/{number}/execution/node/{node}/log/logText/progressiveText")
 
 
@@ -94,7 +98,7 @@ def test_create_then_update_a_job(fake, client):
     assert client.create_or_update_job(JOB, config_xml("echo 'v1'")) is True
     create = next(r for r in fake.requests if r.path == "/createItem")
     assert create.query == {"name": JOB}
-    assert create.headers["Content-Type"] == "application/xml"
+    assert create.headers["Content-Type"] == "text/xml"
     assert fake.jobs[JOB].script == "echo 'v1'"
 
     assert client.create_or_update_job(JOB, config_xml("echo 'v2' & <more>")) is False
@@ -102,6 +106,14 @@ def test_create_then_update_a_job(fake, client):
     assert fake.request_counts[("POST", "/createItem")] == 1
     assert fake.request_counts[("POST", "/job/{name}/config.xml")] == 1
     assert client.job_exists(JOB)
+
+
+def test_a_config_with_any_characters_arrives_intact(fake, client):
+    script = "echo 'ü 漢字 ✓ 😀'"
+    client.create_or_update_job(JOB, config_xml(script))
+    assert fake.jobs[JOB].script == script
+    client.create_or_update_job(JOB, config_xml(script + " again"))
+    assert fake.jobs[JOB].script == script + " again"
 
 
 def test_delete_a_job_twice(fake, client):
@@ -321,6 +333,67 @@ def test_stop_a_build(fake, client, build):
     assert [s.status for s in state.stages] == ["ABORTED"]
 
 
+# -- jenkinsapi underneath -----------------------------------------------------------------
+
+def test_each_call_costs_what_it_did_on_plain_http(secured):
+    """jenkinsapi's objects are made without their eager polls; trees keep answers small."""
+    fake = secured
+    with JenkinsClient(url=fake.url, user="alice", token="11aa22bb33cc") as client:
+        _each_call_once(fake, client)
+    # Nothing read the root (every job) or a whole job, build or queue item.
+    assert all(r.query.get("tree") for r in fake.requests if "/api/" in r.path)
+
+
+def _each_call_once(fake, client):
+    job, queue_item = ("GET", "/job/{name}/api/python"), ("GET", "/queue/item/{id}/api/python")
+    assert requests_during(fake, lambda: client.create_or_update_job(JOB, config_xml("1"))) == {
+        job: 1, ("POST", "/createItem"): 1}
+    assert requests_during(fake, lambda: client.create_or_update_job(JOB, config_xml("2"))) == {
+        job: 1, ("POST", "/job/{name}/config.xml"): 1}
+    assert requests_during(fake, lambda: client.job_exists(JOB)) == {job: 1}
+    queue_ids = []
+    assert requests_during(fake, lambda: queue_ids.append(client.trigger(JOB, {"EXECUTION": "e"}))
+                           ) == {("POST", "/job/{name}/buildWithParameters"): 1}
+    assert requests_during(fake, lambda: client.queue_item(queue_ids[0])) == {queue_item: 1}
+    assert fake.requests[-1].query == {"tree": "cancelled,why,executable[number]"}
+    assert requests_during(fake, lambda: client.cancel_queue_item(queue_ids[0])) == {
+        ("POST", "/queue/cancelItem"): 1}
+    build, = fake.start_queued(client.trigger(JOB, {"EXECUTION": "f"}))
+    build.start_stage("Build")
+    build.pause_for_input("Ok", "Go on?")
+    assert requests_during(fake, lambda: client.pending_inputs(JOB, build.number)) == {
+        ("GET", "/job/{name}/{number}/wfapi/pendingInputActions"): 1}
+    assert requests_during(fake, lambda: client.proceed_input(JOB, build.number, "Ok", {})) == {
+        ("POST", "/job/{name}/{number}/input/{input}/proceedEmpty"): 1}
+    build.pause_for_input("No", "Go on?")
+    assert requests_during(fake, lambda: client.abort_input(JOB, build.number, "No")) == {
+        ("POST", "/job/{name}/{number}/input/{input}/abort"): 1}
+    assert requests_during(fake, lambda: client.delete_job(JOB)) == {
+        ("POST", "/job/{name}/doDelete"): 1}
+
+
+def test_a_location_on_jenkins_configured_root_url_is_read(fake, client):
+    fake.root_url = "https://ci.example.com/jenkins"  # not the URL the sidecar uses
+    client.create_or_update_job(JOB, config_xml("echo 1"))
+    queue_id = client.trigger(JOB, {"EXECUTION": "e-1"})
+    assert queue_id in fake.queue
+    assert client.queue_item(queue_id).why == "Waiting for next available executor"
+
+
+def test_jenkinsapi_errors_become_ours_without_the_form_data(fake, client):
+    client.create_or_update_job(JOB, config_xml("echo 1"))
+    queue_id = client.trigger(JOB, {"EXECUTION": "e-1"})
+    fake.fail_with(200, body="<html><body>Please sign in</body></html>")
+    with pytest.raises(JenkinsRequestError) as caught:
+        client.queue_item(queue_id)
+    assert caught.value.path == f"/queue/item/{queue_id}"
+    fake.fail_with(302, body="")  # jenkinsapi refuses it, quoting the form data
+    with pytest.raises(JenkinsRequestError) as caught:
+        client.trigger(JOB, {"EXECUTION": "secret-value-1"})
+    assert "secret-value-1" not in str(caught.value)
+    fake.recover()
+
+
 # -- auth -----------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -355,6 +428,17 @@ def test_password_uses_one_crumb_per_session_with_its_cookie(secured):
         jenkins.trigger(JOB, {"EXECUTION": "e-3"})
         assert secured.request_counts[CRUMB] == 2
         assert len(secured.queue) == 3
+
+
+def test_no_crumb_or_secret_in_the_debug_log(secured, caplog):
+    caplog.set_level(logging.DEBUG)
+    with JenkinsClient(url=secured.url, user="bob", password="s3cret-pw") as jenkins:
+        jenkins.create_or_update_job(JOB, config_xml("echo 1"))
+        jenkins.trigger(JOB, {"EXECUTION": "value-of-e-1"})
+    crumbs = {r.headers["Jenkins-Crumb"] for r in secured.requests if "Jenkins-Crumb" in r.headers}
+    assert crumbs and caplog.records  # jenkinsapi and urllib3 did log at DEBUG
+    for secret in (*crumbs, "s3cret-pw", "value-of-e-1"):
+        assert secret not in caplog.text
 
 
 def test_password_without_a_crumb_issuer(secured):

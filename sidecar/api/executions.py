@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from sidecar.api.context import caller_session, json_body
+from sidecar.api.context import caller_session, json_body, sidecar
 from sidecar.errors import ConfigError, Problem
+from sidecar.readmodel import logs
 from sidecar.services import bounded, executions, pipelines, projects
 
 bp = Blueprint("executions", __name__, url_prefix="/api/v1")
@@ -33,7 +34,7 @@ def trigger(pipeline_id: str):
         config_text=body.get("config"))
     with caller_session() as session:
         execution = executions.trigger(session, pipeline_id, trigger_request)
-        return jsonify(executions.view(execution)), 201
+        return jsonify(_view(execution)), 201
 
 
 @bp.get("/executions")
@@ -43,37 +44,53 @@ def list_executions():
     with caller_session() as session:
         found = executions.listing(session, pipeline_id=request.args.get("pipeline"),
                                    state=request.args.get("state"), limit=limit)
-        return jsonify([executions.view(e) for e in found])
+        return jsonify([_view(e) for e in found])
 
 
 @bp.get("/executions/<execution_id>")
 def get_execution(execution_id: str):
     """One execution with its steps. :raise 404:"""
     with caller_session() as session:
-        return jsonify(executions.view(executions.get(session, execution_id)))
+        return jsonify(_view(executions.get(session, execution_id)))
 
 
 @bp.post("/executions/<execution_id>/stop")
 def stop(execution_id: str):
     """Stop a run. :raise 404: unknown; :raise 409: already ended"""
     with caller_session() as session:
-        return jsonify(executions.view(executions.request_stop(session, execution_id)))
+        return jsonify(_view(executions.request_stop(session, execution_id)))
 
 
 @bp.post("/executions/<execution_id>/rerun")
 def rerun(execution_id: str):
     """A new run with the same config, commit and parameters. :raise 404:"""
     with caller_session() as session:
-        return jsonify(executions.view(executions.rerun(session, execution_id))), 201
+        return jsonify(_view(executions.rerun(session, execution_id))), 201
 
 
 @bp.get("/executions/<execution_id>/steps/<int:stage>/<int:step>/log")
 def step_log(execution_id: str, stage: int, step: int):
-    """A step's archived log as text; X-Log-Complete says whether the step has ended."""
+    """A step's log from byte ``start`` (default 0): live from Jenkins while it runs, then archived.
+
+    X-Text-Size is where to continue, X-More-Data: true while more may come (as Jenkins'
+    progressive text), X-Log-Complete whether the step has ended. The live log is cut
+    after its last whole line and is a prefix of the archive, so offsets carry over.
+    """
+    start = bounded.integer(request.args.get("start", "0"), "start", 0, 2**31)
     with caller_session() as session:
-        text, complete = executions.step_log(session, execution_id, stage, step)
-    return text, 200, {"Content-Type": "text/plain; charset=utf-8",
-                       "X-Log-Complete": "true" if complete else "false"}
+        execution = executions.get(session, execution_id)
+        row = executions.step(session, execution_id, stage, step)
+        text, complete = logs.step_log(session, execution, row, sidecar().jenkins)
+    part = logs.window(text, start, complete=complete)
+    headers = {"Content-Type": "text/plain; charset=utf-8", "X-Text-Size": str(part.size),
+               "X-Log-Complete": "true" if complete else "false"}
+    if part.more:
+        headers["X-More-Data"] = "true"
+    return part.body, 200, headers
+
+
+def _view(execution) -> dict:
+    return executions.view(execution, jenkins_url=sidecar().settings.jenkins_url)
 
 
 @bp.get("/settings/<project>")

@@ -4,14 +4,14 @@ Callers use ``JenkinsClient`` and catch ``JenkinsError``; ``JenkinsUnavailable``
 again later and never fails a build by itself.
 """
 
-from sidecar.jenkins.client import JenkinsClient
+from sidecar.jenkins.client import JenkinsClient, build_url
 from sidecar.jenkins.errors import (JenkinsAuthError, JenkinsError, JenkinsNotFound,
                                     JenkinsRequestError, JenkinsUnavailable)
 from sidecar.jenkins.models import (FlowNode, InputField, InputRequest, LogChunk, QueueState,
                                     RunState, StageState)
 
 __all__ = [
-    "JenkinsClient",
+    "JenkinsClient", "build_url",
     "JenkinsError", "JenkinsUnavailable", "JenkinsAuthError", "JenkinsNotFound",
     "JenkinsRequestError",
     "QueueState", "RunState", "StageState", "FlowNode", "LogChunk", "InputRequest", "InputField",

@@ -20,10 +20,11 @@ from sidecar.config.inputs import RenderContext
 from sidecar.config.model import Pipeline as PipelineModel
 from sidecar.config.when import branch_matches
 from sidecar.errors import ConfigError, Problem
+from sidecar.jenkins import build_url
 from sidecar.metrics import record
 from sidecar.services import notifications
 from sidecar.services.pipelines import Conflict, NotFound
-from sidecar.store.models import (END_STATES, Execution, LogChunk, Pipeline, ScheduledInfo,
+from sidecar.store.models import (END_STATES, Execution, Pipeline, ScheduledInfo,
                                   StepState, utcnow)
 
 TRIGGER_TYPES = ("user", "webhook", "image", "cron", "rerun")
@@ -145,17 +146,14 @@ def listing(session: Session, *, pipeline_id: str | None = None, state: str | No
     return list(session.scalars(query.limit(limit)))
 
 
-def step_log(session: Session, execution_id: str, stage: int, step: int) -> tuple[str, bool]:
-    """The archived log of one step and whether it is complete. :raise NotFound:"""
+def step(session: Session, execution_id: str, stage: int, step: int) -> StepState:
+    """One step's state row. :raise NotFound:"""
     if not (0 <= stage < 2**31 and 0 <= step < 2**31):  # beyond any column's range
         raise NotFound(f"execution {execution_id} has no step {stage}-{step}")
     state = session.get(StepState, (execution_id, stage, step))
     if state is None:
         raise NotFound(f"execution {execution_id} has no step {stage}-{step}")
-    chunks = session.scalars(select(LogChunk).where(
-        LogChunk.execution_id == execution_id, LogChunk.stage_index == stage,
-        LogChunk.step_index == step).order_by(LogChunk.offset))
-    return "".join(chunk.text for chunk in chunks), state.state in (*END_STATES, "Skipped")
+    return state
 
 
 def context_of(execution: Execution, pipeline: Pipeline) -> RenderContext:
@@ -172,8 +170,8 @@ def model_of(execution: Execution) -> PipelineModel:
     return config.parse_pipeline(execution.config_snapshot, "config")
 
 
-def view(execution: Execution) -> dict[str, Any]:
-    """What the native API shows of an execution."""
+def view(execution: Execution, *, jenkins_url: str = "") -> dict[str, Any]:
+    """What the native API shows of an execution; jenkins_url: where Jenkins is, if known."""
     return {
         "id": execution.id, "pipelineId": execution.pipeline_id, "run": execution.run,
         "state": execution.state, "reason": execution.reason,
@@ -184,6 +182,7 @@ def view(execution: Execution) -> dict[str, Any]:
         "cacheSlot": execution.cache_slot, "heldSince": _time(execution.held_since),
         "jenkins": {"job": execution.jenkins_job, "queueId": execution.jenkins_queue_id,
                     "build": execution.jenkins_build},
+        "jenkinsBuildUrl": _build_url(execution, jenkins_url),
         "createdAt": _time(execution.created_at), "startedAt": _time(execution.started_at),
         "endedAt": _time(execution.ended_at),
         "steps": [{"stage": s.stage_index, "step": s.step_index, "stageName": s.stage_name,
@@ -191,6 +190,13 @@ def view(execution: Execution) -> dict[str, Any]:
                    "endedAt": _time(s.ended_at)} for s in execution.steps],
         "notifications": notifications.views(execution),
     }
+
+
+def _build_url(execution: Execution, jenkins_url: str) -> str | None:
+    """The Jenkins build's page, from the stored job and number (None before it exists)."""
+    if not jenkins_url or not execution.jenkins_job or execution.jenkins_build is None:
+        return None
+    return build_url(jenkins_url, execution.jenkins_job, execution.jenkins_build)
 
 
 def _time(value: datetime | None) -> str | None:

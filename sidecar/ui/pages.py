@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from flask import jsonify, redirect, render_template, request, url_for
 
 from sidecar.config.schema import EVENTS
 from sidecar.errors import ConfigError, Problem
+from sidecar.jenkins import build_url
 from sidecar.readmodel import queries
 from sidecar.services import executions, pipelines
 from sidecar.services.pipelines import Conflict, NotFound
@@ -172,7 +171,7 @@ def _jenkins_link(execution) -> str | None:
     base = sidecar().settings.jenkins_url
     if not base or not execution.jenkins_job or execution.jenkins_build is None:
         return None
-    return f"{base.rstrip('/')}/job/{quote(execution.jenkins_job)}/{execution.jenkins_build}/"
+    return build_url(base, execution.jenkins_job, execution.jenkins_build)
 
 
 def _arg(name: str, default: int | None = None) -> int | None:

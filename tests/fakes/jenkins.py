@@ -27,7 +27,10 @@ Test-control API (all plain Python, no sleeps; tests move things on explicitly):
 Without ``users``/``api_tokens`` anonymous requests are allowed; with them, requests need
 basic auth. API-token requests need no crumb; password and anonymous POSTs do (``crumbs``).
 
-``…/api/json`` answers honour ``tree`` (``fakes.jenkins_tree``). ``/computer/api/json``
+``…/api/json`` answers honour ``tree`` (``fakes.jenkins_tree``); ``…/api/python`` (what
+jenkinsapi reads, and its crumb requester) is the same document in Stapler's Python
+flavour (``None``, ``True``, ``False``). ``root_url`` is Jenkins' configured URL, which
+its ``Location`` headers carry (default: the URL the fake listens on). ``/computer/api/json``
 shows the built-in node (no executors of its own; one ``OneOffExecutor`` per running
 Pipeline build, as the flyweight task runs there), an idle static agent, and one
 Kubernetes agent per build in an agent scope (`FakeBuild.holds_agent`) whose executor
@@ -85,6 +88,12 @@ class Reply:
         return cls(status, json.dumps(doc).encode(), {"Content-Type": JSON_TYPE})
 
     @classmethod
+    def python(cls, doc: Any) -> Reply:
+        """The ``api/python`` flavour: JSON's writer with None, True and False."""
+        return cls(200, _python_literal(doc).encode(),
+                   {"Content-Type": "text/x-python;charset=UTF-8"})
+
+    @classmethod
     def error(cls, status: int, message: str) -> Reply:
         # Jenkins' error pages are HTML with scripts in the head; clients must cope.
         page = (f"<html><head><title>Error {status}</title><script>var crumb = 'x';</script>"
@@ -118,8 +127,10 @@ ROUTES = [
     ("GET", "/api/json", "_root"),
     ("GET", "/computer/api/json", "_computers"),
     ("GET", "/crumbIssuer/api/json", "_crumb_issuer"),
+    ("GET", "/crumbIssuer/api/python", "_crumb_issuer"),
     ("POST", "/createItem", "_create_item"),
     ("GET", "/job/{name}/api/json", "_job_json"),
+    ("GET", "/job/{name}/api/python", "_job_json"),
     ("GET", "/job/{name}/config.xml", "_get_config"),
     ("POST", "/job/{name}/config.xml", "_post_config"),
     ("POST", "/job/{name}/doDelete", "_delete_job"),
@@ -127,6 +138,7 @@ ROUTES = [
     ("POST", "/job/{name}/buildWithParameters", "_build_with_parameters"),
     ("GET", "/queue/api/json", "_queue_json"),
     ("GET", "/queue/item/{id}/api/json", "_queue_item"),
+    ("GET", "/queue/item/{id}/api/python", "_queue_item"),
     ("POST", "/queue/cancelItem", "_cancel_item"),
     ("GET", "/job/{name}/{number}/wfapi/describe", "_describe"),
     ("GET", "/job/{name}/{number}/wfapi/pendingInputActions", "_pending_inputs"),
@@ -159,6 +171,7 @@ class FakeJenkins:
                  api_tokens: Mapping[str, str] | None = None, crumbs: bool = True,
                  version: str = "2.479.3"):
         self.auto_start, self.crumbs, self.version = auto_start, crumbs, version
+        self.root_url: str | None = None
         self.users, self.api_tokens = dict(users or {}), dict(api_tokens or {})
         self.jobs: dict[str, FakeJob] = {}
         self.queue: dict[int, FakeQueueItem] = {}
@@ -266,7 +279,8 @@ class FakeJenkins:
             self.queue[item.id] = item
             if self.auto_start:
                 self._start(item)
-        return Reply(201, b"", {"Location": f"{self.url}/queue/item/{item.id}/"})
+        root = self.root_url or self.url  # Jenkins.getRootUrl(): the configured URL if any
+        return Reply(201, b"", {"Location": f"{root}/queue/item/{item.id}/"})
 
     # -- HTTP --------------------------------------------------------------------------------
 
@@ -334,9 +348,15 @@ class FakeJenkins:
             return refusal
         arguments = {key: unquote(value) for key, value in match.groupdict().items()}
         reply = getattr(self, handler)(request, **arguments)
-        if "tree" in request.query and pattern.endswith("/api/json") and reply.status == 200:
+        api = pattern.endswith(("/api/json", "/api/python")) and reply.status == 200
+        headers = {k: v for k, v in reply.headers.items() if k != "Content-Type"}
+        if api and "tree" in request.query:
             tree = jenkins_tree.parse(request.query["tree"])
             reply = Reply.json(jenkins_tree.prune(json.loads(reply.body), tree))
+        if api and pattern.endswith("/api/python"):
+            reply = Reply.python(json.loads(reply.body))
+        if api:
+            reply.headers.update(headers)  # e.g. the crumb issuer's Set-Cookie
         return reply
 
     def _authenticate(self, request: Request) -> Reply | None:
@@ -567,6 +587,18 @@ def _executor(number: int, executable: dict | None, kind: str = "Executor") -> d
     return {"_class": f"hudson.model.{kind}", "currentExecutable": executable,
             "idle": executable is None, "likelyStuck": False, "number": number,
             "progress": -1}
+
+
+def _python_literal(value: Any) -> str:
+    """What Stapler's PythonDataWriter writes: JSON strings and numbers, Python constants."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, dict):
+        items = (f"{json.dumps(k)}:{_python_literal(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(_python_literal(v) for v in value) + "]"
+    return json.dumps(value)
 
 
 def _form_parameters(form: Mapping[str, str]) -> dict[str, Any]:

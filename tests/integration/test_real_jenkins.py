@@ -1,9 +1,12 @@
 """Against a real Jenkins, when JENKINS_URL (with JENKINS_USER and JENKINS_TOKEN) is set.
 
-We test these aspects with the same client code the service uses:
-- the version answers, a job is created from a rendered config.xml and updated;
+We test these aspects with the same client code the service uses (jenkinsapi's objects
+and requester: the api/python answers it reads, its crumb requester with a password):
+- the version answers, a job is created from a rendered config.xml, exists and is updated;
 - a trigger is followed from its queue item to a build number and the build's wfapi
-  state is read, its step logs by offset; the job is deleted afterwards.
+  state is read, its pending inputs listed, its step logs by offset; a second trigger's
+  queue item is cancelled (or has left the queue already); the job is deleted afterwards
+  and then does not exist.
 The Jenkins needs the workflow-aggregator, pipeline-stage-view and kubernetes plugins;
 the build itself may fail on a Jenkins without a Kubernetes cloud: this suite checks the
 REST conversation, not the agent.
@@ -43,7 +46,9 @@ def test_job_trigger_and_follow(client, templates):
                              cache.place(pipeline, context, settings), templates)
     job = f"sidecar-it-{uuid.uuid4().hex[:8]}"
     try:
+        assert not client.job_exists(job)
         assert client.create_or_update_job(job, rendered.config_xml) is True
+        assert client.job_exists(job)
         assert client.create_or_update_job(job, rendered.config_xml) is False
         queue_id = client.trigger(job, {"SIDECAR_EXECUTION_ID": context.execution_id})
         deadline = time.monotonic() + 120
@@ -54,6 +59,18 @@ def test_job_trigger_and_follow(client, templates):
         assert run.status in {"IN_PROGRESS", "SUCCESS", "FAILED", "ABORTED", "NOT_EXECUTED"}
         assert client.find_triggered(job, "SIDECAR_EXECUTION_ID", context.execution_id) == (
             queue_id, state.build_number)
+        assert isinstance(client.pending_inputs(job, state.build_number), list)
+        for stage in run.stages:
+            for node_id in stage.log_node_ids:
+                chunk = client.stage_log(job, state.build_number, node_id)
+                assert chunk.next_start >= len(chunk.text.encode())  # raw bytes, annotations too
+        second = client.trigger(job, {"SIDECAR_EXECUTION_ID": context.execution_id + "-2"})
+        client.cancel_queue_item(second)
+        left = client.queue_item(second)
+        assert left.cancelled or left.build_number is not None or left.why
         client.stop(job, state.build_number)
+        assert client.build_url(job, state.build_number).endswith(
+            f"/job/{job}/{state.build_number}/")
     finally:
         client.delete_job(job)
+    assert not client.job_exists(job)
