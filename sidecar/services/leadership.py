@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sidecar.store.models import EngineHeartbeat, LeaderLease, utcnow
@@ -19,7 +20,9 @@ def engine_status(session: Session, instance: str, stale_after: float) -> tuple[
     """
     lease = session.get(LeaderLease, LEASE)
     beat = session.get(EngineHeartbeat, instance) if instance else None
-    now = utcnow()
+    # The lease is timed by PostgreSQL's clock there (`sidecar.engine.leader`).
+    now = session.scalar(select(func.clock_timestamp())) \
+        if session.get_bind().dialect.name == "postgresql" else utcnow()
     fresh = not instance or (beat is not None and
                              now - beat.beat_at <= timedelta(seconds=stale_after))
     block = {
