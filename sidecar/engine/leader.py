@@ -100,7 +100,7 @@ class PostgresLease(Lease):
     def renew(self) -> None:
         """Push the expiry TTL seconds ahead, if the lease is still ours and alive."""
         if self._lost:
-            raise self.lost("gave it up earlier")
+            raise self.lost("it was lost earlier")
         with self._store.session() as session:
             renewed = session.execute(text(
                 "UPDATE leader_lease SET expires_at = clock_timestamp() + "
@@ -115,7 +115,7 @@ class PostgresLease(Lease):
     def fence(self, session: Session) -> None:
         """The lease row, read FOR SHARE: ours, same epoch, not expired — or stop."""
         if self._lost:
-            raise self.lost("gave it up earlier")
+            raise self.lost("it was lost earlier")
         held = session.execute(text(
             "SELECT 1 FROM leader_lease WHERE name = :name AND holder = :holder "
             "AND epoch = :epoch AND expires_at > clock_timestamp() FOR SHARE"),
@@ -161,7 +161,7 @@ class FileLease(Lease):
     def renew(self) -> None:
         """The OS lock cannot be lost while the process lives: only the row is refreshed."""
         if self._lost:
-            raise self.lost("gave it up earlier")
+            raise self.lost("it was lost earlier")
         with self._store.session() as session:
             lease = session.get(LeaderLease, LEASE)
             if lease is None or lease.epoch != self.epoch:  # someone reset the database
@@ -171,7 +171,7 @@ class FileLease(Lease):
     def fence(self, session: Session) -> None:
         """Nothing to check in the database: the file lock is ours until we exit."""
         if self._lost:
-            raise self.lost("gave it up earlier")
+            raise self.lost("it was lost earlier")
 
     def release(self) -> None:
         """Mark the row expired and drop the file lock."""
