@@ -60,6 +60,9 @@ def run_api(factory, settings: ServiceSettings, *, threads: int) -> None:
     # No gunicorn access log: the app writes one line per request with its request id.
     options = {"bind": settings.bind, "workers": settings.worker_count(),
                "worker_class": "gthread", "threads": threads, "preload_app": False,
+               # gunicornc's socket sits at one path per user: replicas on one host would
+               # share it, and the root file system is read-only in the deploy.
+               "control_socket_disable": True,
                "logconfig_dict": gunicorn_logconfig(settings.log_level, settings.log_format)}
     _Gunicorn(factory, options).run()
 

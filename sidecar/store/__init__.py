@@ -109,10 +109,6 @@ class Store:
         """Close every pooled connection."""
         self.engine.dispose()
 
-    def after_fork(self) -> None:
-        """In a forked child: drop the parent's pooled connections without closing them."""
-        self.engine.dispose(close=False)
-
 
 @contextmanager
 def _advisory_lock(engine) -> Iterator[None]:
