@@ -97,12 +97,12 @@ def _lead(engine: Engine, lease: Lease, settings: ServiceSettings,
     try:
         while not stop.is_set():
             progress.mark()
-            lease.renew()
-            lease.beat(leading=True)
             try:
+                lease.renew()
+                lease.beat(leading=True)
                 engine.cycle()
             except Exception:  # keep the loop alive; the next cycle retries from the database
-                log.exception("engine cycle failed")
+                log.exception("engine cycle failed")  # (LostLeadership is no Exception)
             stop.wait(settings.sync_interval)
     except LostLeadership as exc:
         log.error("%s; this engine stops and writes nothing more", exc)
