@@ -1,8 +1,9 @@
 """The engine loop: admit under quota, start in Jenkins, follow to the end — one cycle at a time.
 
 `Engine.cycle()` is the unit the tests drive directly; the engine process
-(`sidecar.engine.process`) runs it every ``sync_interval`` seconds while it leads. Everything it decides is in the database before
-it acts, so a restarted process carries on where the last one stopped.
+(`sidecar.engine.process`) runs it every ``sync_interval`` seconds while it leads.
+Everything it decides is in the database before it acts, so a restarted process, or
+another replica's engine, carries on where the last one stopped.
 """
 
 from __future__ import annotations
