@@ -92,15 +92,22 @@ class Replica:
         self.signal(signal.SIGKILL)
         self.process.wait(timeout=30)
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """Ask every process of the replica to stop (see `stop`)."""
         if self.process and self.process.poll() is None:
             self.signal(signal.SIGCONT)  # a stopped process cannot act on SIGTERM
             self.signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.signal(signal.SIGKILL)
-                self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        """Stop the replica: SIGTERM, then SIGKILL after 30 s."""
+        self.terminate()
+        if self.process is None:
+            return
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
