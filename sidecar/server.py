@@ -104,7 +104,7 @@ def supervise(settings: ServiceSettings, *, threads: int) -> int:
             os.read(wake_read, 512)  # the signal numbers; what happened is checked below
         if api.poll() is not None:
             log.error("the API process exited with status %d; stopping", api.returncode)
-            status = api.returncode or 1
+            status = api.returncode if api.returncode > 0 else 1  # killed by a signal: 1
             break
         if engine is not None:
             engine.check()
