@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -17,11 +16,8 @@ from sidecar.api import (approvals, auth, blueocean_input, callbacks, errors, ex
                          requestlog)
 from sidecar.api.blueocean import BLUEPRINTS as BLUE_OCEAN
 from sidecar.config.templates import TemplateSet, load_templates
-from sidecar.engine.loop import Engine
 from sidecar.errors import ConfigError, Problem
 from sidecar.jenkins import JenkinsClient, JenkinsError
-from sidecar.kube import KubeError, PodLocator
-from sidecar.notify import WebhookSender
 from sidecar.services import pipelines as pipeline_service
 from sidecar.services.access import TokenTable, load_tokens
 from sidecar.settings import ServiceSettings, settings_from
@@ -53,47 +49,13 @@ class Sidecar:
             log.warning("Jenkins is not reachable: %s", exc)
             return "unreachable"
 
-    def start_engine(self) -> threading.Event | None:
-        """Run the engine loop in a daemon thread; set the returned event to stop it."""
-        if self.jenkins is None:
-            log.warning("no Jenkins configured (SIDECAR_JENKINS_URL): executions will wait")
-            return None
-        stop = threading.Event()
-        threading.Thread(target=self.engine().run, args=(stop,), name="sidecar-engine",
-                         daemon=True).start()
-        return stop
 
-    def engine(self) -> Engine:
-        """The engine as the settings configure it (Jenkins must be configured)."""
-        return Engine(store=self.store, jenkins=self.jenkins, templates=self.templates,
-                      interval=self.settings.sync_interval, pods=self._pod_locator(),
-                      reconcile=self.settings.sync_reconcile,
-                      callback_url=self.settings.callback_url,
-                      pod_lost_grace=self.settings.pod_lost_grace,
-                      notifier=self._approval_notifier(), public_url=self.settings.public_url,
-                      retention_interval=self.settings.retention_interval,
-                      outbound=self.outbound)
+def create_app(test_config: Mapping[str, Any] | None = None, *, prepare: bool = True) -> Flask:
+    """Build the app from SIDECAR_* variables; test_config overrides settings fields.
 
-    def _approval_notifier(self) -> WebhookSender | None:
-        if not self.settings.approval_webhook_url:
-            return None
-        return WebhookSender(url=self.settings.approval_webhook_url,
-                             secret=self.settings.approval_webhook_secret, client=self.outbound)
-
-    def _pod_locator(self) -> PodLocator | None:
-        api = self.settings.kubernetes_api
-        if api == "off":
-            return None
-        try:
-            return PodLocator(namespace=self.settings.agent_namespace, host=api or None,
-                              token=self.settings.kubernetes_token or None)
-        except KubeError as exc:
-            log.warning("node history off: %s", exc)
-            return None
-
-
-def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app from SIDECAR_* variables; test_config overrides settings fields."""
+    prepare: migrate the database and load the examples first; `serve` does that once,
+    before any worker starts, and its workers pass False.
+    """
     overrides = dict(test_config or {})
     testing = bool(overrides.pop("TESTING", False))
     settings = settings_from(os.environ if not testing else {}, overrides)
@@ -102,11 +64,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     templates = load_templates(settings.jenkinsfile_templates_dir or None,
                                settings.podtemplates_dir or None)
     store = Store(settings.database_url)
-    store.migrate()
-    if settings.examples_dir:
-        with store.session() as session:
-            added = pipeline_service.load_examples(session, Path(settings.examples_dir))
-        log.info("loaded %d example pipelines from %s", added, settings.examples_dir)
+    if prepare:
+        prepare_database(store, settings)
     jenkins = None
     if settings.jenkins_url:
         jenkins = JenkinsClient(url=settings.jenkins_url, user=settings.jenkins_user,
@@ -124,6 +83,25 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     ui.init_app(app, settings)
     return app
+
+
+def prepare_database(store: Store, settings: ServiceSettings) -> None:
+    """Migrate and load the examples, one process at a time (concurrent replicas wait)."""
+    with store.exclusive():
+        store.upgrade()
+        if settings.examples_dir:
+            with store.session() as session:
+                added = pipeline_service.load_examples(session, Path(settings.examples_dir))
+            log.info("loaded %d example pipelines from %s", added, settings.examples_dir)
+
+
+def preflight(settings: ServiceSettings) -> None:
+    """Read what every worker will read (templates, tokens, policy): a bad file is one clear
+    error before any process starts, not a worker that fails to boot."""
+    load_templates(settings.jenkinsfile_templates_dir or None, settings.podtemplates_dir or None)
+    if settings.api_tokens_file:
+        load_tokens(settings.api_tokens_file)
+    _outbound_policy(settings)
 
 
 def _outbound_policy(settings: ServiceSettings) -> outbound.Policy:

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -65,10 +66,23 @@ def _parser() -> argparse.ArgumentParser:
     _add_cache_commands(commands)
     _add_db_commands(commands)
 
-    serve_cmd = commands.add_parser("serve", help="run the HTTP service (settings: SIDECAR_*)")
+    serve_cmd = commands.add_parser("serve", help="run the service: the API workers and the "
+                                    "engine, each in its own processes (settings: SIDECAR_*)")
     serve_cmd.add_argument("--bind", help="address:port to listen on (SIDECAR_BIND)")
-    serve_cmd.add_argument("--threads", type=int, default=8, help="request threads")
+    serve_cmd.add_argument("--threads", type=int, default=8,
+                           help="request threads per API worker process")
     serve_cmd.set_defaults(handler=_serve)
+
+    api_cmd = commands.add_parser("api", help="run only the HTTP API: gunicorn with "
+                                  "SIDECAR_WORKERS worker processes (serve starts it)")
+    api_cmd.add_argument("--threads", type=int, default=8,
+                         help="request threads per worker process")
+    api_cmd.set_defaults(handler=_api)
+
+    engine_cmd = commands.add_parser("engine", help="run only the engine: it stands by until "
+                                     "it holds the leader lease, then drives executions "
+                                     "(serve starts it)")
+    engine_cmd.set_defaults(handler=_engine)
     return parser
 
 
@@ -207,41 +221,79 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from sidecar.metrics import multiprocess
+
+    # Before any module defines a metric, and before the children start: they inherit the
+    # directory, and /metrics merges every process's files in it.
+    metrics_dir = multiprocess.enable()
+    try:
+        return _supervise(args)
+    finally:
+        multiprocess.remove(metrics_dir)
+
+
+def _supervise(args: argparse.Namespace) -> int:
+    from sidecar.app import prepare_database, preflight
+    from sidecar.server import supervise
     from sidecar.settings import settings_from
+    from sidecar.store import Store
 
     overrides = {"bind": args.bind} if args.bind else None
     settings = settings_from(os.environ, overrides)  # a bad value: one clear line, exit 2
     logs.configure(settings.log_level, settings.log_format)
-    # Before the app exists (its modules define the metrics) and before gunicorn forks.
+    preflight(settings)  # a bad template or token file, before any process starts
+    store = Store(settings.database_url)
+    try:
+        prepare_database(store, settings)  # once per replica; concurrent replicas take turns
+    finally:
+        store.dispose()  # this process keeps no connection: its children open their own
+    return supervise(settings, threads=args.threads)
+
+
+def _api(args: argparse.Namespace) -> int:
+    from sidecar.metrics import multiprocess
+
+    if multiprocess.enabled():  # started by serve, which owns the directory
+        return _run_api(args)
     metrics_dir, master = multiprocess.enable(), os.getpid()
     try:
-        return _serve_app(args, overrides)
+        return _run_api(args)
     finally:
-        # A gunicorn worker leaves through here too (SystemExit): only the master cleans up.
-        if os.getpid() == master:
+        if os.getpid() == master:  # a gunicorn worker leaves through here too
             multiprocess.remove(metrics_dir)
 
 
-def _serve_app(args: argparse.Namespace, overrides: dict | None) -> int:
-    from sidecar.app import create_app
-    from sidecar.metrics import multiprocess
-    from sidecar.server import run_gunicorn
+def _run_api(args: argparse.Namespace) -> int:
+    from sidecar.app import create_app, preflight
+    from sidecar.server import run_api
+    from sidecar.settings import env_name, settings_from
 
-    # Built before gunicorn starts, so a bad setting is one clear line, not a worker crash.
-    app = create_app(overrides)
-    state = app.extensions["sidecar"]
-    log.info("Jenkins: %s", state.jenkins_status())
-    # The engine runs once, in this (the master) process; workers only serve HTTP.
-    stop = state.start_engine()
-    try:
-        run_gunicorn(app, bind=state.settings.bind, threads=args.threads,
-                     log_level=state.settings.log_level, log_format=state.settings.log_format,
-                     after_fork=state.store.after_fork,
-                     child_exit=multiprocess.process_exited)
-    finally:
-        if stop is not None:
-            stop.set()
+    settings = settings_from(os.environ)
+    logs.configure(settings.log_level, settings.log_format)
+    preflight(settings)
+    if settings.worker_count() > 1 and not settings.secret_key:
+        # Every worker must sign the UI's forms with one key; serve hands one down.
+        os.environ[env_name("secret_key")] = secrets.token_urlsafe(48)
+    run_api(lambda: create_app(prepare=False), settings, threads=args.threads)
     return 0
+
+
+def _engine(args: argparse.Namespace) -> int:
+    import signal
+    import socket
+    import threading
+
+    from sidecar.engine import process
+    from sidecar.settings import env_name, settings_from
+
+    settings = settings_from(os.environ)
+    logs.configure(settings.log_level, settings.log_format)
+    if not settings.jenkins_url:
+        raise ConfigError(f"{env_name('jenkins_url')} is needed to run the engine")
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda _number, _frame: stop.set())
+    holder = settings.instance_id or f"{socket.gethostname()}-{os.getpid()}"
+    return process.run(settings, holder, stop)
 
 
 def _schema(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -17,6 +18,7 @@ from sidecar.logs import FORMATS, LEVELS
 
 PREFIX = "SIDECAR_"
 MIN_SECRET_KEY = 32
+MAX_WORKERS = 16  # each worker holds its own database pool; more rarely helps on one node
 
 
 def _setting(default: Any, doc: str, *, secret: bool = False) -> Any:
@@ -75,6 +77,12 @@ class ServiceSettings:
                                secret=True)
     max_content_length: int = _setting(5 * 1024 * 1024, "largest request body in bytes, "
                                        "chunked bodies included; larger ones get a 413")
+    workers: int = _setting(0, "API worker processes of `serve`; 0 = 2 × CPU cores + 1, at "
+                            f"most {MAX_WORKERS}")
+    leader_ttl: float = _setting(15.0, "seconds the engine's leader lease lasts without renewal; "
+                                 "a standby takes over within twice this after the leader dies")
+    instance_id: str = _setting("", "name of this replica in the leader lease, /readyz and the "
+                                "logs (e.g. the pod name); empty: host name and process id")
     outbound_allow: str = _setting("", "comma-separated hosts and CIDRs that outbound calls "
                                    "(SCM API, webhooks) may reach although private, loopback "
                                    "or link-local, e.g. 127.0.0.1/32,git.internal")
@@ -126,8 +134,24 @@ class ServiceSettings:
         if self.secret_key and len(self.secret_key) < MIN_SECRET_KEY:
             problems.append(_problem("secret_key", f"must be at least {MIN_SECRET_KEY} "
                                      "characters"))
+        problems += self._process_problems()
         if problems:
             raise ConfigError(problems)
+
+    def _process_problems(self) -> list[Problem]:
+        problems = []
+        if not 0 <= self.workers <= MAX_WORKERS:
+            problems.append(_problem("workers", f"must be 0 (automatic) to {MAX_WORKERS}"))
+        if not self.leader_ttl >= 1:  # NaN fails too
+            problems.append(_problem("leader_ttl", "must be at least 1 second"))
+        return problems
+
+    def worker_count(self, cores: int | None = None) -> int:
+        """The API worker processes to run: the setting, or 2 × cores + 1 capped."""
+        if self.workers:
+            return self.workers
+        cores = cores or os.cpu_count() or 1
+        return min(2 * cores + 1, MAX_WORKERS)
 
 
 def _loopback(bind: str) -> bool:

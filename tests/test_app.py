@@ -25,7 +25,9 @@ def test_health_and_readiness(client):
     assert client.get("/healthz").json == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json == {"database": "ok", "jenkins": "not configured"}
+    assert ready.json == {"database": "ok", "jenkins": "not configured", "engine": {
+        "leader": None, "epoch": None, "heartbeatAt": None, "instance": None,
+        "instanceHeartbeatAt": None, "instanceLeading": None}}
 
 
 def test_pipeline_lifecycle(client):

@@ -14,6 +14,7 @@ We test these aspects, on SQLite and PostgreSQL:
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -24,6 +25,8 @@ from same_origin import SameOriginClient
 from sqlalchemy import update
 
 from sidecar.app import create_app
+from sidecar.engine import process
+from sidecar.engine.process import build_engine
 from sidecar.engine.starter import EXECUTION_PARAMETER
 from sidecar.metrics.record import jenkins_endpoint
 from sidecar.services import executions
@@ -78,17 +81,21 @@ def moved(before: dict, after: dict, family: str, suffix: str, **labels) -> bool
 
 
 class OneCycle:
-    """A stop event for Engine.run: one cycle, then `during` is called while it waits."""
+    """A stop event for the engine process: one cycle, then `during` runs while it leads."""
 
     def __init__(self, during):
-        self._during, self._cycles = during, 0
+        self._during, self._done = during, threading.Event()
 
     def is_set(self) -> bool:
-        self._cycles += 1
-        return self._cycles > 1
+        return self._done.is_set()
 
-    def wait(self, _timeout) -> None:
-        self._during()
+    def wait(self, timeout) -> bool:
+        if threading.current_thread() is threading.main_thread():  # the cycle loop
+            self._during()
+            self._done.set()
+        else:  # the lease renewer
+            self._done.wait(timeout)
+        return self._done.is_set()
 
 
 @pytest.fixture
@@ -107,7 +114,8 @@ def world(database_url, receiver):
                           "kubernetes_api": "off", "sync_reconcile": 0})
         app.test_client_class = SameOriginClient
         state = app.extensions["sidecar"]
-        yield app.test_client(), state.engine(), state.store, jenkins
+        yield (app.test_client(), build_engine(state.settings, state.store, state.jenkins),
+               state.store, jenkins)
         state.jenkins.close()
         state.store.dispose()
 
@@ -195,7 +203,9 @@ def test_every_family_is_present_and_moves_after_runs(world, receiver):
     assert client.post("/hooks/github?pipeline=shop:build", data=b"{}", headers={
         "X-Hub-Signature-256": "sha256=00", "X-GitHub-Event": "push"}).status_code == 401
     leading = []
-    engine.run(OneCycle(lambda: leading.append(scrape(client))))
+    settings = client.application.extensions["sidecar"].settings
+    assert process.run(settings, "metrics-test", OneCycle(
+        lambda: leading.append(scrape(client)))) == 0
     after = scrape(client)
 
     for family in (*COUNTERS, *HISTOGRAMS, *GAUGES):

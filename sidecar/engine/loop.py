@@ -1,14 +1,14 @@
 """The engine loop: admit under quota, start in Jenkins, follow to the end — one cycle at a time.
 
-`Engine.cycle()` is the unit the tests drive directly; `serve` runs it in a background
-thread every ``sync_interval`` seconds. Everything it decides is in the database before
-it acts, so a restarted process carries on where the last one stopped.
+`Engine.cycle()` is the unit the tests drive directly; the engine process
+(`sidecar.engine.process`) runs it every ``sync_interval`` seconds while it leads.
+Everything it decides is in the database before it acts, so a restarted process, or
+another replica's engine, carries on where the last one stopped.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -137,17 +137,3 @@ class Engine:
                 self._jenkins.stop(job, build)
             except JenkinsError as exc:
                 log.warning("could not stop %s #%s after its pod was lost: %s", job, build, exc)
-
-    def run(self, stop: threading.Event) -> None:
-        """Cycle until stop is set; a failing cycle is logged and retried."""
-        # The only engine is the one running here; the leader lease will decide this.
-        record.engine_leader(True)
-        try:
-            while not stop.is_set():
-                try:
-                    self.cycle()
-                except Exception:  # keep the loop alive; the next cycle retries from the DB
-                    log.exception("engine cycle failed")
-                stop.wait(self._interval)
-        finally:
-            record.engine_leader(False)

@@ -6,6 +6,7 @@ start-up, so an upgraded sidecar migrates its own database.
 
 from __future__ import annotations
 
+import fcntl
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sidecar.errors import SidecarError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK = 0x5_1DEC_A2  # the advisory lock key of schema changes (any fixed number)
 
 
 class StoreError(SidecarError):
@@ -38,8 +40,34 @@ class Store:
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def migrate(self, revision: str = "head") -> None:
-        """Bring the schema up to a migration, the newest by default."""
+        """Bring the schema up to a migration, the newest by default (one process at a time)."""
+        with self.exclusive():
+            self.upgrade(revision)
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Migrate without taking the start-up lock: call it inside `exclusive()`."""
         self._alembic(command.upgrade, revision)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the database's start-up lock: concurrent starts migrate one after another.
+
+        PostgreSQL: a session advisory lock on a connection of its own; SQLite: an OS
+        lock on a file beside the database. The others wait, then find the schema current.
+        """
+        if self.engine.dialect.name == "postgresql":
+            with _advisory_lock(self.engine):
+                yield
+        else:
+            with file_lock(self.lock_path("migrate")):
+                yield
+
+    def lock_path(self, purpose: str) -> Path | None:
+        """A lock file beside a SQLite database file; None for other databases or memory."""
+        database = self.engine.url.database
+        if self.engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            return None
+        return Path(f"{database}.{purpose}.lock")
 
     def downgrade(self, revision: str) -> None:
         """Undo migrations down to a revision (``-1``: the newest one)."""
@@ -81,9 +109,44 @@ class Store:
         """Close every pooled connection."""
         self.engine.dispose()
 
-    def after_fork(self) -> None:
-        """In a forked child: drop the parent's pooled connections without closing them."""
-        self.engine.dispose(close=False)
+
+@contextmanager
+def _advisory_lock(engine) -> Iterator[None]:
+    try:
+        connection = engine.connect()
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot lock {_redact(str(engine.url))} to migrate: {exc}") from exc
+    try:
+        yield
+    finally:
+        try:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+        finally:
+            connection.close()  # a lost connection takes its session lock with it
+
+
+@contextmanager
+def file_lock(path: Path | None, *, blocking: bool = True) -> Iterator[bool]:
+    """An exclusive OS lock on path (fcntl), held while the block runs; True when held.
+
+    blocking=False yields False at once when another process holds it. No path: no lock
+    is needed (a database in memory belongs to one process), True.
+    """
+    if path is None:
+        yield True
+        return
+    with open(path, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            held = True
+        except BlockingIOError:
+            held = False
+        try:
+            yield held
+        finally:
+            if held:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _sqlite_pragmas(connection, _record) -> None:

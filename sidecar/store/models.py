@@ -304,3 +304,25 @@ class NotificationDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LeaderLease(Base):
+    """Who runs the engine: one row per lease; epoch grows with every new holder (fencing)."""
+
+    __tablename__ = "leader_lease"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    renewed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EngineHeartbeat(Base):
+    """The last sign of life of each replica's engine, leading or standing by."""
+
+    __tablename__ = "engine_heartbeats"
+
+    holder: Mapped[str] = mapped_column(String(200), primary_key=True)
+    leading: Mapped[bool] = mapped_column(Boolean, default=False)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
