@@ -63,8 +63,9 @@ _RESOURCES = {
     "cpuRequest": _QUANTITY, "cpuLimit": _QUANTITY,
     "memoryRequest": _QUANTITY, "memoryLimit": _QUANTITY,
 }
+# Env keys and values are text: an unquoted NO, 1.10 or 0755 is an error (config/scalars.py).
 _ENV = {"type": "object", "propertyNames": {"pattern": ENV_NAME},
-        "additionalProperties": _SCALAR,
+        "additionalProperties": _STRING,
         "description": "container environment; Kubernetes expands $(VAR) references"}
 _ENV_FROM = {"type": "array", "items": _obj(
     {"sourceName": _NON_EMPTY, "sourceKey": _NON_EMPTY,
