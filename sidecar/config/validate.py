@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 
-from sidecar.config import model, scalars
+from sidecar.config import model, rancher, scalars
 from sidecar.config.build import build_pipeline
 from sidecar.config.loader import ConfigPath, Located, format_path
 from sidecar.config.model import helm_key_path
@@ -176,12 +176,14 @@ def _check_step(step: dict, path: ConfigPath, stage_size: int, stage_index: int,
     if kind == "applyYamlConfig" and ("path" in options) == ("content" in options):
         report("applyYamlConfig needs exactly one of 'path' or 'content'", path + (kind,), key=True)
     if kind == "applyAppConfig":
-        paths = {helm_key_path(key): key for key in options.get("set", {})}
+        rancher.check_app(options, path + (kind,), report)
+        field = "answers" if "answers" in options else "set"
+        paths = {helm_key_path(key): key for key in options.get(field, {})}
         for parts, key in sorted(paths.items()):
             for depth in range(1, len(parts)):
                 if parts[:depth] in paths:
                     report(f"'{paths[parts[:depth]]}' is set both as a value and as the "
-                           f"parent of '{key}'", path + (kind, "set", key), key=True)
+                           f"parent of '{key}'", path + (kind, field, key), key=True)
     if kind == "approvalConfig":
         _check_parameters(options.get("parameters", []), path + (kind, "parameters"), report)
         for index, submitter in enumerate(options["submitters"]):
