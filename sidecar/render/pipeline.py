@@ -9,6 +9,8 @@ from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.model import Discarder, Pipeline, Stage, Step
 from sidecar.config.templates import TemplateSet
 from sidecar.errors import RenderError
+from sidecar.render import limits
+from sidecar.render.groovy import groovy_string
 from sidecar.render.jenkinsfile import render_jenkinsfile
 from sidecar.render.jobxml import render_job_xml
 from sidecar.render.placement import Placement
@@ -47,7 +49,7 @@ def prepare(pipeline: Pipeline, context: RenderContext) -> Pipeline:
 def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings,
            placement: Placement, templates: TemplateSet) -> Rendered:
     """Render a prepared pipeline for one execution; pure, no I/O."""
-    pipeline = prepare(pipeline, context)
+    given, pipeline = pipeline, prepare(pipeline, context)
     plans = [plan_step(stage, (s, i), step, context=context, settings=settings,
                        placement=placement, tools=templates.tools)
              for s, stage in enumerate(pipeline.stages) for i, step in enumerate(stage.steps)]
@@ -63,6 +65,9 @@ def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings
         templates.jenkinsfile, pod_yaml=pod_text, timeout=total_timeout(pipeline),
         segments=_segments(pipeline, plans, step_report), report_node=report,
         report_label=REPORT_LABEL)
+    added = len(pipeline.stages) - len(given.stages)  # the clone stage prepare() put first
+    limits.check(jenkinsfile, [(stage.name, str(groovy_string(stage.name)))
+                               for stage in pipeline.stages[added:]])
     config_xml = render_job_xml(templates.job_xml, pipeline=pipeline, jenkinsfile=jenkinsfile,
                                 context=context, default_discarder=Discarder(
                                     settings.days_to_keep or None, settings.num_to_keep or None))
