@@ -8,7 +8,8 @@ We test these aspects:
   (Jenkins' CPS and declarative code is larger than plain Groovy's; the factor is the
   assumption README states, not a measurement of Jenkins);
 - a long script costs the pipeline block one call: it lives in a helper method, and a
-  text longer than one helper takes is split across sub-helpers and still arrives whole;
+  text longer than one helper takes is split across sub-helpers and still arrives whole,
+  also with U+FFFF (an expression, not a literal) first in a sub-helper;
 - the issue's 2,000-stage config is refused, naming the limit and the first stage past it.
 """
 
@@ -96,9 +97,11 @@ def test_long_script_costs_the_pipeline_block_one_call(templates):
 
 
 def test_text_longer_than_one_helper_is_split_and_arrives_whole(templates, groovy):
-    script = "é" * (CHUNK * limits.PARTS_PER_METHOD + 5)
+    # U+FFFF right at the cut: the second helper starts with its expression, not a literal.
+    script = "é" * (CHUNK * limits.PARTS_PER_METHOD) + "\uffff" + "x"
+    quoted = script.replace("\uffff", "\\uffff")  # YAML takes U+FFFF only escaped
     rendered = _render(templates, "stages:\n- name: Build\n  steps:\n"
-                       f"  - runScriptConfig: {{image: a, shellScript: '{script}'}}\n")
+                       f'  - runScriptConfig: {{image: a, shellScript: "{quoted}"}}\n')
     helpers = [m.name for m in limits.methods(rendered.jenkinsfile) if m.name != "pipeline"]
     assert helpers == ["text1_1", "text1_2", "text1"]
     for method in limits.methods(rendered.jenkinsfile):

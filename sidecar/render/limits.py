@@ -75,7 +75,8 @@ def methods(jenkinsfile: str) -> list[Method]:
     """The top-level methods: each starts at column 0 and ends at the next '}' there."""
     found = []
     for match in _METHOD_START.finditer(jenkinsfile):
-        end = jenkinsfile.index("\n}", match.end()) + 2
+        end = jenkinsfile.find("\n}", match.end())
+        end = len(jenkinsfile) if end < 0 else end + 2
         found.append(Method(match.group(2) or "pipeline", match.start(), end))
     return found
 
@@ -142,4 +143,6 @@ def text_helpers(texts: dict[str, str], literal_parts) -> str:
 
 
 def _helper(name: str, operands: list[str]) -> str:
+    if not operands[0].startswith(("'", "text")):
+        operands = ["''", *operands]  # a String first, so '+' concatenates (U+FFFF parts)
     return f"\ndef {name}() {{\n  return (" + " +\n    ".join(operands) + ")\n}\n"
