@@ -10,7 +10,9 @@ We test these aspects:
 - a long script costs the pipeline block one call: it lives in a helper method, and a
   text longer than one helper takes is split across sub-helpers and still arrives whole,
   also with U+FFFF (an expression, not a literal) first in a sub-helper;
-- the issue's 2,000-stage config is refused, naming the limit and the first stage past it.
+- the issue's 2,000-stage config is refused, naming the limit and the first stage past it;
+  with the project's scriptSplitting (Jenkins splits declarative scripts) it renders,
+  and the budget applies to each stage.
 """
 
 from __future__ import annotations
@@ -36,9 +38,9 @@ PLAIN_FACTOR = 3.5
 RENDERED = [s for s in scenario_list() if not s.expects_error]
 
 
-def _render(templates, text: str) -> render.Rendered:
+def _render(templates, text: str, **settings_values) -> render.Rendered:
     pipeline = config.parse_pipeline(text)
-    context, settings = RenderContext(), ProjectSettings()
+    context, settings = RenderContext(), ProjectSettings(**settings_values)
     return render.render(pipeline, context, settings, cache.place(pipeline, context, settings),
                          templates)
 
@@ -118,6 +120,18 @@ def test_two_thousand_stages_are_refused(templates):
     assert line.startswith("stages[91]: stage 'Stage 92' does not fit: Jenkins compiles the "
                            "whole pipeline block into one method of at most 65535 bytes")
     assert "JENKINS-37984" in line and "92 of 2000" in line
+
+
+def test_script_splitting_limits_each_stage_instead(templates):
+    _render(templates, _stages(2000), script_splitting=True)
+    wide = "stages:\n- name: Small\n  steps:\n  - runScriptConfig: {image: a, shellScript: x}\n" \
+        "- name: Wide\n  steps:\n" + "".join(
+            f"  - runScriptConfig: {{image: a, shellScript: echo {i}}}\n" for i in range(200))
+    with pytest.raises(ConfigError) as excinfo:
+        _render(templates, wide, script_splitting=True)
+    (line,) = excinfo.value.lines
+    assert line.startswith("stages[1]: stage 'Wide' does not fit: Jenkins compiles this stage "
+                           "into one method of at most 65535 bytes")
 
 
 def _walk(calls):

@@ -98,6 +98,10 @@ class ProjectSettings:
                                   "for applyAppConfig's catalogTemplate",
         "schema": {"type": "object", "propertyNames": {"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
                    "additionalProperties": {"type": "string", "pattern": "^(https?|oci)://.+"}}})
+    script_splitting: bool = _field(
+        "scriptSplitting", False, {"type": "boolean"},
+        "the Jenkins controller runs declarative's SCRIPT_SPLITTING_TRANSFORMATION, so the "
+        "JVM method limit applies per stage instead of to the whole pipeline block")
     service_account: str = _field("serviceAccount", "jenkins-agent",
                                   {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},
                                   "service account of agent pods (never cluster-admin)")

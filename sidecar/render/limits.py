@@ -81,11 +81,13 @@ def methods(jenkinsfile: str) -> list[Method]:
     return found
 
 
-def check(jenkinsfile: str, stage_literals: list[tuple[str, str]]) -> None:
+def check(jenkinsfile: str, stage_literals: list[tuple[str, str]], *,
+          split: bool = False) -> None:
     """Refuse a Jenkinsfile a method of which would pass the JVM limit in Jenkins.
 
     stage_literals: (stage name, its Groovy literal) of the config's stages in order, to
-    name the stage where the pipeline block passes the limit.
+    name the stage where the limit is passed. split: the controller splits the
+    declarative script (SCRIPT_SPLITTING_TRANSFORMATION), so each stage is a method.
     """
     for method in methods(jenkinsfile):
         body = jenkinsfile[method.start:method.end]
@@ -95,31 +97,42 @@ def check(jenkinsfile: str, stage_literals: list[tuple[str, str]]) -> None:
         if method.name != "pipeline":  # helpers are cut to fit; this is a bug, not input
             raise RenderError(f"helper {method.name}() has {count} syntax nodes, over "
                               f"the budget of {NODE_BUDGET}")
-        raise ConfigError(_pipeline_problem(body, stage_literals))
+        problem = _pipeline_problem(body, stage_literals, split)
+        if problem:
+            raise ConfigError(problem)
 
 
-def _pipeline_problem(body: str, stage_literals: list[tuple[str, str]]) -> Problem:
-    """Name the first stage at whose end the pipeline block passes its node budget."""
+def _pipeline_problem(body: str, stage_literals: list[tuple[str, str]],
+                      split: bool) -> Problem | None:
+    """Name the stage at which the pipeline block (or, split, one stage) passes the budget."""
     starts, position = [], 0
     for _, literal in stage_literals:
         start = body.find(f"stage({literal})", position)
         starts.append(start if start >= 0 else position)
         position = max(position, start + 1)
-    culprit, total = len(stage_literals) - 1, nodes(body[:starts[0]]) if starts else 0
+    total = 0 if split or not starts else nodes(body[:starts[0]])
     for index, start in enumerate(starts):
         end = starts[index + 1] if index + 1 < len(starts) else len(body)
-        total += nodes(body[start:end])
+        own = nodes(body[start:end])
+        total = own if split else total + own
         if total > NODE_BUDGET:
-            culprit = index
-            break
-    name = stage_literals[culprit][0]
+            return _problem(stage_literals, index, split)
+    return None if split else _problem(stage_literals, len(starts) - 1, split)
+
+
+def _problem(stage_literals: list[tuple[str, str]], index: int, split: bool) -> Problem:
+    name = stage_literals[index][0]
+    what = ("this stage into one method" if split else "the whole pipeline block into one method")
+    where = ("" if split else f" and passes that in this stage, {index + 1} of "
+             f"{len(stage_literals)}")
+    advice = ("Split the stage's steps over several stages" if split else
+              "Split the pipeline into several, merge steps, or set the project's "
+              "scriptSplitting when Jenkins splits declarative scripts")
     return Problem(
-        f"stage {name!r} does not fit: Jenkins compiles the whole pipeline block into one "
-        f"method of at most {METHOD_CODE_LIMIT} bytes of bytecode (\"Method code too "
-        f"large\", JENKINS-37984); at an estimated {BYTES_PER_NODE} bytes per call or value "
-        f"it holds {NODE_BUDGET} of them and passes that in this stage, {culprit + 1} of "
-        f"{len(stage_literals)}. Split the pipeline into several, or merge steps",
-        config_path=f"stages[{culprit}]")
+        f"stage {name!r} does not fit: Jenkins compiles {what} of at most "
+        f"{METHOD_CODE_LIMIT} bytes of bytecode (\"Method code too large\", JENKINS-37984); "
+        f"at an estimated {BYTES_PER_NODE} bytes per call or value it holds {NODE_BUDGET} "
+        f"of them{where}. {advice}", config_path=f"stages[{index}]")
 
 
 def text_helpers(texts: dict[str, str], literal_parts) -> str:

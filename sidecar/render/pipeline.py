@@ -67,7 +67,8 @@ def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings
         report_label=REPORT_LABEL)
     added = len(pipeline.stages) - len(given.stages)  # the clone stage prepare() put first
     limits.check(jenkinsfile, [(stage.name, str(groovy_string(stage.name)))
-                               for stage in pipeline.stages[added:]])
+                               for stage in pipeline.stages[added:]],
+                 split=settings.script_splitting)
     config_xml = render_job_xml(templates.job_xml, pipeline=pipeline, jenkinsfile=jenkinsfile,
                                 context=context, default_discarder=Discarder(
                                     settings.days_to_keep or None, settings.num_to_keep or None))
