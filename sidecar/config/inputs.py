@@ -96,7 +96,8 @@ class ProjectSettings:
     catalogs: dict = field(default_factory=dict, metadata={
         "key": "catalogs", "doc": "Rancher catalogs: catalog name -> Helm repository URL, "
                                   "for applyAppConfig's catalogTemplate",
-        "schema": {"type": "object", "propertyNames": {"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+        "schema": {"type": "object",
+                   "propertyNames": {"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
                    "additionalProperties": {"type": "string", "pattern": "^(https?|oci)://.+"}}})
     script_splitting: bool = _field(
         "scriptSplitting", False, {"type": "boolean"},

@@ -18,7 +18,8 @@ from sidecar.config.loader import ConfigPath
 
 GLOBAL_PREFIX = "cattle-global-data:"
 # <catalog>-<template>, optionally in Rancher's global namespace (docs: "Deploy Catalog App").
-CATALOG_TEMPLATE = r"^(cattle-global-data:)?[a-z0-9]([-a-z0-9]*[a-z0-9])?-[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"
+CATALOG_TEMPLATE = (r"^(cattle-global-data:)?[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+                    r"-[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 # A chart directory name in a Git catalog (charts/<template>/<version>).
 TEMPLATE_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 

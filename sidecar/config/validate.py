@@ -77,7 +77,8 @@ def _explain(error: jsonschema.ValidationError, located: Located) -> list[Proble
     if error.validator == "type":
         types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         words = " or ".join(_TYPE_WORDS[t] for t in types)
-        return [at(f"expected {words}, got {_show(instance)}{scalars.unquote_hint(instance, types)}")]
+        hint = scalars.unquote_hint(instance, types)
+        return [at(f"expected {words}, got {_show(instance)}{hint}")]
     if error.validator == "enum":
         return [at(_not_in(instance, [str(v) for v in schema["enum"]]))]
     if error.validator == "minItems":

@@ -29,11 +29,11 @@ from markupsafe import Markup
 CHUNK = 10000
 _NAMED = {"\\": "\\\\", "'": "\\'", "\t": "\\t", "\b": "\\b", "\f": "\\f", "\r": "\\r",
           "\n": "\\n"}
-# Everything but printable ASCII other than quote and backslash needs an escape;
-# in the triple-quoted form a line break may stay as it is.
 # Groovy 2.4's lexer takes char 0xFFFF for the end of input (see the module docstring).
 EOF_CHAR = "\uffff"
 _EOF_EXPRESSION = "((char) 0xffff)"
+# Everything but printable ASCII other than quote and backslash needs an escape;
+# in the triple-quoted form a line break may stay as it is.
 _NEEDS_ESCAPE = re.compile(r"[^ -&(-\[\]-~]")
 _NEEDS_ESCAPE_MULTILINE = re.compile(r"[^ -&(-\[\]-~\n]")
 
@@ -67,8 +67,9 @@ def _parts(value: str) -> list[str]:
     for index, piece in enumerate(pieces):
         if index:
             parts.append(_EOF_EXPRESSION)
-        if piece or not parts and index + 1 == len(pieces):
-            parts.extend(_literal(piece[i:i + CHUNK]) for i in range(0, max(len(piece), 1), CHUNK))
+        parts.extend(_literal(piece[i:i + CHUNK]) for i in range(0, len(piece), CHUNK))
+    if not parts:
+        return [_literal("")]
     if parts[0] == _EOF_EXPRESSION:
         parts.insert(0, "''")  # a String first, so '+' concatenates instead of adding chars
     return parts

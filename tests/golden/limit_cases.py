@@ -26,7 +26,8 @@ def _script_lines(size: int) -> str:
     lines, total, number = [], 0, 0
     while True:
         number += 1
-        line = f"echo 'step {number:06d}: compile module {number % 97:02d} and check it' >> build.log"
+        line = (f"echo 'step {number:06d}: compile module {number % 97:02d} and check it'"
+                " >> build.log")
         if total + len(line) + 1 > size - 2:  # room for a padding line of 1+ characters
             break
         lines.append(line)
