@@ -12,19 +12,21 @@ We test these aspects:
   also with U+FFFF (an expression, not a literal) first in a sub-helper;
 - the issue's 2,000-stage config is refused, naming the limit and the first stage past it;
   with the project's scriptSplitting (Jenkins splits declarative scripts) it renders,
-  and the budget applies to each stage.
+  and the budget applies to each stage;
+- `validate` (CLI and API) refuses what cannot fit in a run as the service renders it.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 import classfile
-from scenarios import scenario_list
+from scenarios import CASES, scenario_list
 from sidecar import cache, config, render
 from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.errors import ConfigError
@@ -132,6 +134,20 @@ def test_script_splitting_limits_each_stage_instead(templates):
     (line,) = excinfo.value.lines
     assert line.startswith("stages[1]: stage 'Wide' does not fit: Jenkins compiles this stage "
                            "into one method of at most 65535 bytes")
+
+
+def test_validate_refuses_what_cannot_fit(client):
+    """The CLI and the API validate a config as the service would render it (clone, reports)."""
+    case = CASES / "error_limits_one_stage_too_many.yml"
+    result = subprocess.run([sys.executable, "-m", "sidecar.cli", "validate", str(case)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("stages[42]: stage 'Stage 43' does not fit")
+    answer = client.post("/api/v1/validate", json={"config": case.read_text()}).json
+    assert answer["valid"] is False
+    assert "does not fit" in answer["errors"][0]["message"]
+    largest = (CASES / "limits_largest_accepted.yml").read_text()
+    assert client.post("/api/v1/validate", json={"config": largest}).json["valid"] is True
 
 
 def _walk(calls):

@@ -29,6 +29,10 @@ from dataclasses import dataclass
 
 from sidecar.errors import ConfigError, Problem, RenderError
 
+
+class SizeError(ConfigError):
+    """A config that cannot fit the JVM limits Jenkins compiles its Jenkinsfile under."""
+
 METHOD_CODE_LIMIT = 65535
 """Bytes of bytecode per JVM method (JVM spec §4.7.3; Jenkins: JENKINS-37984)."""
 STRING_CONSTANT_LIMIT = 65535
@@ -99,7 +103,7 @@ def check(jenkinsfile: str, stage_literals: list[tuple[str, str]], *,
                               f"the budget of {NODE_BUDGET}")
         problem = _pipeline_problem(body, stage_literals, split)
         if problem:
-            raise ConfigError(problem)
+            raise SizeError(problem)
 
 
 def _pipeline_problem(body: str, stage_literals: list[tuple[str, str]],

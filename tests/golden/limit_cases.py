@@ -1,7 +1,8 @@
 """Write the golden configs at the Jenkins size limits (run from the repository root).
 
 - limits_largest_accepted: the most one-step stages the pipeline block's method budget
-  accepts (sidecar/render/limits.py); error_limits_one_stage_too_many has one more;
+  accepts (sidecar/render/limits.py) in a run as the service renders it (a clone stage,
+  step reports); error_limits_one_stage_too_many has one more;
 - limits_script_1mib: a 1 MiB shell script, moved into helper methods;
 - limits_utf8_64kib: a script and an env value of 64 KiB of UTF-8 each, in 2-, 3- and
   4-byte characters (6 bytes each in the JVM's modified UTF-8 for the last).
@@ -12,7 +13,19 @@ from __future__ import annotations
 from pathlib import Path
 
 CASES = Path(__file__).parent / "cases"
-LARGEST = 91
+LARGEST = 42
+# A run as the service renders it: a repository (clone stage) and step reports.
+SERVICE_CONTEXT = """\
+pipelineId: shop:monolith
+executionId: shop:monolith-12
+run: 12
+branch: main
+event: push
+ref: refs/heads/main
+commit: 9c1f0e2d3b4a59687766554433221100ffeeddcc
+gitUrl: https://git.example.com/shop/monolith.git
+callbackUrl: https://sidecar.example.com/api/v1/callbacks/shop:monolith-12/node
+"""
 MIB = 1024 * 1024
 
 
@@ -51,6 +64,8 @@ def main() -> None:
     (CASES / "limits_largest_accepted.yml").write_text(
         header.format(f"{LARGEST} stages, the most the pipeline block's "
                       "method budget takes") + _stages(LARGEST))
+    for case in ("limits_largest_accepted", "error_limits_one_stage_too_many"):
+        (CASES / f"{case}.context.yml").write_text(SERVICE_CONTEXT)
     (CASES / "error_limits_one_stage_too_many.yml").write_text(
         header.format(f"{LARGEST + 1} stages, one more than fits") + _stages(LARGEST + 1))
     script = _script_lines(MIB)
