@@ -61,7 +61,7 @@ def publish(stage: Stage, step: Step, context: RenderContext,
     if not secret or context.event in UNTRUSTED_EVENTS:
         return "catalog", env, []
     check_secret(stage, secret, settings)
-    volume = {"name": f"git-credential-{secret}"[:63],
+    volume = {"name": f"git-credential-{secret}"[:63].rstrip("-"),  # a DNS label
               "secret": {"secretName": secret, "defaultMode": 0o400}}
     return "catalog", env, [(volume, GIT_CREDENTIAL_PATH)]
 
