@@ -214,6 +214,8 @@ def _render(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     pipeline = config.load_pipeline(args.config)
+    render.check_fits(pipeline, load_templates(os.environ.get("SIDECAR_JENKINSFILE_TEMPLATES_DIR"),
+                                               os.environ.get("SIDECAR_PODTEMPLATES_DIR")))
     steps = sum(len(stage.steps) for stage in pipeline.stages)
     print(f"{args.config}: valid ({len(pipeline.stages)} stages, {steps} steps)")
     return 0

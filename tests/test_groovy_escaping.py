@@ -7,7 +7,8 @@ We test these aspects:
   executed Jenkinsfile exactly as given;
 - the pod YAML emitter gives back any text (it once turned NEL into a space);
 - the quoting function alone, for the sequences that Groovy's unicode-escape pass or
-  its string lexer would otherwise change.
+  its string lexer would otherwise change, and U+FFFF, which Groovy 2.4's lexer takes
+  for the end of input when written as an escape.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from sidecar.render.groovy import groovy_string
 from sidecar.render.pod import pod_yaml
 
 TRICKY = ["'", '"', "\\", "${x}", "${CICD_EVENT}", "'''", '"""', "$/", "/$", "\n", "\r\n",
-          "\\u0027", "\\n", "$(HOME)", "$$", "\t", "\x00", "\u2028", "é", "😀", "*/", "//"]
+          "\\u0027", "\\n", "$(HOME)", "$$", "\t", "\x00", "\u2028", "é", "😀", "*/", "//",
+          "\uffff"]
 
 _pieces = st.one_of(st.sampled_from(TRICKY),
                     st.text(st.characters(exclude_categories=("Cs",)), max_size=12))
@@ -90,6 +92,7 @@ def test_user_strings_survive_groovy(groovy, templates, script, name, value, ima
     "ends with backslash\\", "ends with quote'", "\r", "\x00\x01\x7f", "\u0085\u2028\u2029",
     "😀 astral", "$/ dollar slashy /$", "\\\n",
     "x" * 70000, ("é'\n\\😀" * 30000), "a" * 9999 + "😀" + "b" * 30000,
+    "\uffff", "a\uffffb", "\uffff\uffff'\n", "x" * 10000 + "\uffff", "\ufffe\uffff\U0010ffff",
 ], ids=lambda text: repr(text[:20]) + f"..{len(text)}" if len(text) > 40 else repr(text))
 def test_groovy_string_round_trips(groovy, text):
     calls = groovy.record(f"sh(script: {groovy_string(text)})")

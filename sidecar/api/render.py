@@ -36,7 +36,7 @@ def validate_config():
     """Validate {config}: 200 with every problem listed, or valid true. :raise 400: no config"""
     text = _text(json_body(), "config")
     try:
-        config.parse_pipeline(text, "config")
+        render.check_fits(config.parse_pipeline(text, "config"), sidecar().templates)
     except ConfigError as exc:
         return jsonify(valid=False, errors=[problem_view(p) for p in exc.problems])
     return jsonify(valid=True, errors=[])

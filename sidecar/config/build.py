@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sidecar.config import model
+from sidecar.config import model, rancher
 from sidecar.config.schema import STEP_TYPES
 
 
@@ -38,6 +38,8 @@ def _build_stage(stage: dict) -> model.Stage:
 def _build_step(step: dict) -> model.Step:
     kind = next(kind for kind in STEP_TYPES if kind in step)
     options = {**_step_defaults(kind), **(step[kind] or {})}
+    if kind == "applyAppConfig":
+        options = rancher.app_options(options)
     if kind == "approvalConfig":
         options["parameters"] = tuple(_build_parameter(p) for p in options["parameters"])
     return model.Step(
@@ -62,7 +64,7 @@ def _step_defaults(kind: str) -> dict:
                                "registry": "", "pushRemote": True},
         "applyYamlConfig": {"namespace": ""},
         "applyAppConfig": {"namespace": "", "version": "", "repo": "", "values": [],
-                           "set": {}, "rollbackOnFailure": False, "wait": True},
+                           "set": {}, "answers": {}, "rollbackOnFailure": False, "wait": True},
         "approvalConfig": {"ok": "Proceed", "timeout": 60, "parameters": []},
     }.get(kind, {})
 

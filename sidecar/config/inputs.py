@@ -93,6 +93,16 @@ class ProjectSettings:
     days_to_keep: int = _field("daysToKeep", 0, {"type": "integer", "minimum": 0},
                                "days a finished run is kept when the config has no "
                                "discarder; 0 = no age limit")
+    catalogs: dict = field(default_factory=dict, metadata={
+        "key": "catalogs", "doc": "Rancher catalogs: catalog name -> Helm repository URL, "
+                                  "for applyAppConfig's catalogTemplate",
+        "schema": {"type": "object",
+                   "propertyNames": {"pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"},
+                   "additionalProperties": {"type": "string", "pattern": "^(https?|oci)://.+"}}})
+    script_splitting: bool = _field(
+        "scriptSplitting", False, {"type": "boolean"},
+        "the Jenkins controller runs declarative's SCRIPT_SPLITTING_TRANSFORMATION, so the "
+        "JVM method limit applies per stage instead of to the whole pipeline block")
     service_account: str = _field("serviceAccount", "jenkins-agent",
                                   {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},
                                   "service account of agent pods (never cluster-admin)")

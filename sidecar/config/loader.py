@@ -30,6 +30,10 @@ class Located:
     file: str
     values: dict[ConfigPath, Pos] = field(default_factory=dict)
     keys: dict[ConfigPath, Pos] = field(default_factory=dict)
+    typed: dict[ConfigPath, str] = field(default_factory=dict)
+    """Source text of unquoted values YAML 1.1 read as something else than text (NO, 1.10)."""
+    typed_keys: dict[ConfigPath, str] = field(default_factory=dict)
+    """The same for mapping keys, by the path of their value."""
 
     def pos(self, path: ConfigPath, *, key: bool = False) -> Pos:
         """Position of the value (or its key) at path, else of its nearest located parent."""
@@ -88,8 +92,17 @@ def _mark(node: yaml.Node, file: str) -> Pos:
     return Pos(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _typed(node: yaml.Node) -> bool:
+    """True for a plain scalar that YAML 1.1 resolved to a boolean, number, date or null."""
+    # A plain scalar's style is None in PyYAML's loader and '' in libyaml's.
+    return (isinstance(node, yaml.ScalarNode) and not node.style
+            and node.tag != "tag:yaml.org,2002:str")
+
+
 def _walk(node: yaml.Node, path: ConfigPath, located: Located, problems: list[Problem]) -> None:
     located.values[path] = _mark(node, located.file)
+    if _typed(node):
+        located.typed[path] = node.value
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             _walk(item, path + (index,), located, problems)
@@ -102,4 +115,6 @@ def _walk(node: yaml.Node, path: ConfigPath, located: Located, problems: list[Pr
                                         format_path(path)))
             seen.add(key)
             located.keys[path + (key,)] = _mark(key_node, located.file)
+            if _typed(key_node):
+                located.typed_keys[path + (key,)] = key_node.value
             _walk(value_node, path + (key,), located, problems)

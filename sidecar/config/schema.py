@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sidecar.config.rancher import CATALOG_TEMPLATE, TEMPLATE_NAME
+
 EVENTS = ["push", "pull_request", "tag", "manual", "image", "cron"]
 NOTIFY_CONDITIONS = ["Success", "Failed", "Changed", "Fixed", "Regression", "Aborted", "Pending"]
 MAX_NOTIFY_MESSAGE = 4096
@@ -21,6 +23,7 @@ STEP_TYPES = [
     "sourceCodeConfig",
     "runScriptConfig",
     "publishImageConfig",
+    "publishCatalogConfig",
     "applyYamlConfig",
     "applyAppConfig",
     "approvalConfig",
@@ -63,8 +66,9 @@ _RESOURCES = {
     "cpuRequest": _QUANTITY, "cpuLimit": _QUANTITY,
     "memoryRequest": _QUANTITY, "memoryLimit": _QUANTITY,
 }
+# Env keys and values are text: an unquoted NO, 1.10 or 0755 is an error (config/scalars.py).
 _ENV = {"type": "object", "propertyNames": {"pattern": ENV_NAME},
-        "additionalProperties": _SCALAR,
+        "additionalProperties": _STRING,
         "description": "container environment; Kubernetes expands $(VAR) references"}
 _ENV_FROM = {"type": "array", "items": _obj(
     {"sourceName": _NON_EMPTY, "sourceKey": _NON_EMPTY,
@@ -95,14 +99,33 @@ STEP_CONFIGS: dict[str, dict] = {
                              "description": "Secret of type kubernetes.io/dockerconfigjson"},
         "buildArgs": _ENV,
     }, ("tag",)),
+    "publishCatalogConfig": _obj({
+        "path": _NON_EMPTY,
+        "catalogTemplate": {"type": "string", "pattern": TEMPLATE_NAME,
+                            "x-expected": "a template name such as wordpress"},
+        "version": _NON_EMPTY, "gitUrl": _NON_EMPTY, "gitBranch": _NON_EMPTY,
+        "gitAuthor": _NON_EMPTY, "gitEmail": _NON_EMPTY,
+        "credentialSecret": {"type": "string", "pattern": DNS_LABEL,
+                             "description": "Secret with USERNAME and PASSWORD (HTTPS) or "
+                                            "DEPLOY_KEY (SSH); Rancher configs use envFrom"},
+    }, ("path", "catalogTemplate", "version", "gitUrl", "gitBranch", "gitAuthor", "gitEmail")),
     "applyYamlConfig": _obj({"path": _NON_EMPTY, "content": _NON_EMPTY, "namespace": _STRING}),
+    # The sidecar's fields (chart, releaseName, namespace, set, repo) or Rancher's
+    # (catalogTemplate, name, targetNamespace, answers); validate.py wants one of each pair.
     "applyAppConfig": _obj({
         "chart": _NON_EMPTY, "releaseName": _NON_EMPTY, "namespace": _NON_EMPTY,
         "version": _STRING, "repo": _STRING,
         "values": _string_or_list(_NON_EMPTY),
         "set": {"type": "object", "additionalProperties": _SCALAR},
         "rollbackOnFailure": {"type": "boolean"}, "wait": {"type": "boolean"},
-    }, ("chart", "releaseName")),
+        "catalogTemplate": {"type": "string", "pattern": CATALOG_TEMPLATE,
+                            "x-expected": "<catalog>-<template> or "
+                                          "cattle-global-data:<catalog>-<template>"},
+        "name": _NON_EMPTY, "targetNamespace": _NON_EMPTY,
+        "answers": {"type": "object", "additionalProperties": _STRING,
+                    "description": "Rancher answers: --set style keys, typed as helm --set "
+                                   "types them, passed as a values document"},
+    }),
     "approvalConfig": _obj({
         "id": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_-]{0,62}$"},
         "message": _NON_EMPTY, "ok": _NON_EMPTY,

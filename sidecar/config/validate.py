@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 
-from sidecar.config import model
+from sidecar.config import model, rancher, scalars
 from sidecar.config.build import build_pipeline
 from sidecar.config.loader import ConfigPath, Located, format_path
 from sidecar.config.model import helm_key_path
@@ -29,10 +29,20 @@ _TYPE_WORDS = {"string": "a string", "integer": "an integer", "number": "a numbe
 def schema_problems(located: Located, schema: dict) -> list[Problem]:
     """Every structural problem of a located document against a JSON Schema."""
     validator = jsonschema.Draft202012Validator(schema)
-    problems = []
+    problems = scalars.key_problems(located)
     for error in validator.iter_errors(located.data):
-        problems.extend(_explain(error, located))
+        if not _under_typed_key(located.data, error.absolute_path):
+            problems.extend(_explain(error, located))
     return problems
+
+
+def _under_typed_key(data: Any, path) -> bool:
+    """True when path passes through a mapping key that is not text (reported by its own)."""
+    for part in path:
+        if isinstance(data, dict) and not isinstance(part, str):
+            return True
+        data = data[part] if isinstance(data, (dict, list)) else None
+    return False
 
 
 def _explain(error: jsonschema.ValidationError, located: Located) -> list[Problem]:
@@ -43,6 +53,10 @@ def _explain(error: jsonschema.ValidationError, located: Located) -> list[Proble
     def at(message: str, where: ConfigPath = path, key: bool = False) -> Problem:
         return Problem(message, located.pos(where, key=key), format_path(where))
 
+    hint = None if isinstance(instance, str) or not scalars.wants_string(schema) \
+        else scalars.string_hint(located, path)
+    if hint:
+        return [at(hint)]
     if error.validator in ("anyOf", "oneOf"):
         # Errors inside the alternative whose shape matched say more than "none matched".
         deeper = [sub for sub in error.context if sub.relative_path]
@@ -53,8 +67,9 @@ def _explain(error: jsonschema.ValidationError, located: Located) -> list[Proble
                    "not starting with a digit", path + (instance,), key=True)]
     if error.validator == "additionalProperties":
         known = sorted(schema.get("properties", {}))
+        # Keys YAML read as booleans or numbers are reported by scalars.key_problems.
         return [at(_unknown_key(extra, known), path + (extra,), key=True)
-                for extra in instance if extra not in known]
+                for extra in instance if extra not in known and isinstance(extra, str)]
     if error.validator == "required":
         return [at(f"missing required key {error.message.split(' is a required')[0]}")]
     if expected:
@@ -62,7 +77,8 @@ def _explain(error: jsonschema.ValidationError, located: Located) -> list[Proble
     if error.validator == "type":
         types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
         words = " or ".join(_TYPE_WORDS[t] for t in types)
-        return [at(f"expected {words}, got {_show(instance)}")]
+        hint = scalars.unquote_hint(instance, types)
+        return [at(f"expected {words}, got {_show(instance)}{hint}")]
     if error.validator == "enum":
         return [at(_not_in(instance, [str(v) for v in schema["enum"]]))]
     if error.validator == "minItems":
@@ -161,12 +177,14 @@ def _check_step(step: dict, path: ConfigPath, stage_size: int, stage_index: int,
     if kind == "applyYamlConfig" and ("path" in options) == ("content" in options):
         report("applyYamlConfig needs exactly one of 'path' or 'content'", path + (kind,), key=True)
     if kind == "applyAppConfig":
-        paths = {helm_key_path(key): key for key in options.get("set", {})}
+        rancher.check_app(options, path + (kind,), report)
+        field = "answers" if "answers" in options else "set"
+        paths = {helm_key_path(key): key for key in options.get(field, {})}
         for parts, key in sorted(paths.items()):
             for depth in range(1, len(parts)):
                 if parts[:depth] in paths:
                     report(f"'{paths[parts[:depth]]}' is set both as a value and as the "
-                           f"parent of '{key}'", path + (kind, "set", key), key=True)
+                           f"parent of '{key}'", path + (kind, field, key), key=True)
     if kind == "approvalConfig":
         _check_parameters(options.get("parameters", []), path + (kind, "parameters"), report)
         for index, submitter in enumerate(options["submitters"]):

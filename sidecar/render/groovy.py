@@ -8,6 +8,10 @@ can alter it. Groovy translates ``\\uXXXX`` before it tokenises (as Java does), 
 escapes it would turn into a quote, a backslash or a line break are never emitted;
 a user's own text ``\\u0027`` gets its backslash doubled and stays text.
 
+U+FFFF has no escape Groovy 2.4 accepts: its reader returns that char as ``(char) -1``,
+the lexer's end of input, so ``'\\uffff'`` ends the script mid-literal. Such a character is
+written as the expression ``((char) 0xffff)`` between literals, concatenated at run time.
+
 Multi-line values use the triple-quoted form with real line breaks, which keeps
 scripts readable in the Jenkinsfile; the escaping is identical otherwise. A class file
 holds at most 65535 bytes per string constant, so long values (big pod templates)
@@ -25,6 +29,9 @@ from markupsafe import Markup
 CHUNK = 10000
 _NAMED = {"\\": "\\\\", "'": "\\'", "\t": "\\t", "\b": "\\b", "\f": "\\f", "\r": "\\r",
           "\n": "\\n"}
+# Groovy 2.4's lexer takes char 0xFFFF for the end of input (see the module docstring).
+EOF_CHAR = "\uffff"
+_EOF_EXPRESSION = "((char) 0xffff)"
 # Everything but printable ASCII other than quote and backslash needs an escape;
 # in the triple-quoted form a line break may stay as it is.
 _NEEDS_ESCAPE = re.compile(r"[^ -&(-\[\]-~]")
@@ -43,10 +50,29 @@ def groovy_string(value: str) -> GroovyLiteral:
     """Quote any text as a Groovy string literal that evaluates to exactly that text."""
     if not isinstance(value, str):
         raise TypeError(f"only text can be quoted for Groovy, not {type(value).__name__}")
-    if len(value) > CHUNK:
-        parts = [_literal(value[i:i + CHUNK]) for i in range(0, len(value), CHUNK)]
-        return GroovyLiteral("(" + " + ".join(parts) + ")")
-    return GroovyLiteral(_literal(value))
+    parts = _parts(value)
+    if len(parts) == 1:
+        return GroovyLiteral(parts[0])
+    return GroovyLiteral("(" + " + ".join(parts) + ")")
+
+
+def literal_parts(value: str) -> list[str]:
+    """The Groovy operands whose concatenation is value: literals of at most CHUNK code points."""
+    return _parts(value)
+
+
+def _parts(value: str) -> list[str]:
+    pieces = value.split(EOF_CHAR)
+    parts: list[str] = []
+    for index, piece in enumerate(pieces):
+        if index:
+            parts.append(_EOF_EXPRESSION)
+        parts.extend(_literal(piece[i:i + CHUNK]) for i in range(0, len(piece), CHUNK))
+    if not parts:
+        return [_literal("")]
+    if parts[0] == _EOF_EXPRESSION:
+        parts.insert(0, "''")  # a String first, so '+' concatenates instead of adding chars
+    return parts
 
 
 def _literal(value: str) -> str:

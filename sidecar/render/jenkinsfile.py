@@ -15,7 +15,8 @@ import jinja2
 from markupsafe import Markup
 
 from sidecar.errors import RenderError
-from sidecar.render.groovy import GroovyLiteral, groovy_string
+from sidecar.render import limits
+from sidecar.render.groovy import GroovyLiteral, groovy_string, literal_parts
 
 
 def _guard(value: Any) -> Any:
@@ -27,6 +28,16 @@ def _guard(value: Any) -> Any:
 
 def _groovy(value: Any) -> GroovyLiteral:
     return groovy_string(value)
+
+
+@jinja2.pass_context
+def _groovy_text(context: Any, value: str) -> GroovyLiteral:
+    """A script: inline when short, else a call of a helper method holding it (limits.py)."""
+    if len(value) <= limits.TEXT_INLINE:
+        return groovy_string(value)
+    texts = context["texts"]
+    name = texts.setdefault(value, f"text{len(texts) + 1}")
+    return GroovyLiteral(f"{name}()")
 
 
 def _groovy_list(values: Any) -> GroovyLiteral:
@@ -49,6 +60,7 @@ def jenkinsfile_environment() -> jinja2.Environment:
     )
     env.filters["groovy"] = _groovy
     env.filters["groovy_list"] = _groovy_list
+    env.filters["groovy_text"] = _groovy_text
     env.filters["groovy_bool"] = _groovy_bool
     env.globals["sp"] = _indent
     return env
@@ -61,8 +73,17 @@ def _compiled(template_text: str) -> jinja2.Template:
 
 
 def render_jenkinsfile(template_text: str, **values: Any) -> str:
-    """Render the Jenkinsfile template with the prepared view of a run."""
+    """Render the Jenkinsfile template with the prepared view of a run.
+
+    Long scripts become helper methods after the pipeline block (see limits.py).
+    """
+    texts: dict[str, str] = {}
     try:
-        return str(_compiled(template_text).render(**values))
+        text = str(_compiled(template_text).render(**values, texts=texts))
     except jinja2.TemplateError as exc:
         raise RenderError(f"Jenkinsfile template error: {exc}") from exc
+    if not texts:
+        return text
+    return (text + "\n// Long scripts, each in a method of its own: Jenkins compiles the "
+            "pipeline block\n// into one method, of at most 64 KB of bytecode.\n"
+            + limits.text_helpers(texts, literal_parts))

@@ -8,7 +8,9 @@ from typing import Any
 from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.model import Discarder, Pipeline, Stage, Step
 from sidecar.config.templates import TemplateSet
-from sidecar.errors import RenderError
+from sidecar.errors import RenderError, SidecarError
+from sidecar.render import limits
+from sidecar.render.groovy import groovy_string
 from sidecar.render.jenkinsfile import render_jenkinsfile
 from sidecar.render.jobxml import render_job_xml
 from sidecar.render.placement import Placement
@@ -47,7 +49,7 @@ def prepare(pipeline: Pipeline, context: RenderContext) -> Pipeline:
 def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings,
            placement: Placement, templates: TemplateSet) -> Rendered:
     """Render a prepared pipeline for one execution; pure, no I/O."""
-    pipeline = prepare(pipeline, context)
+    given, pipeline = pipeline, prepare(pipeline, context)
     plans = [plan_step(stage, (s, i), step, context=context, settings=settings,
                        placement=placement, tools=templates.tools)
              for s, stage in enumerate(pipeline.stages) for i, step in enumerate(stage.steps)]
@@ -63,10 +65,36 @@ def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings
         templates.jenkinsfile, pod_yaml=pod_text, timeout=total_timeout(pipeline),
         segments=_segments(pipeline, plans, step_report), report_node=report,
         report_label=REPORT_LABEL)
+    added = len(pipeline.stages) - len(given.stages)  # the clone stage prepare() put first
+    limits.check(jenkinsfile, [(stage.name, str(groovy_string(stage.name)))
+                               for stage in pipeline.stages[added:]],
+                 split=settings.script_splitting)
     config_xml = render_job_xml(templates.job_xml, pipeline=pipeline, jenkinsfile=jenkinsfile,
                                 context=context, default_discarder=Discarder(
                                     settings.days_to_keep or None, settings.num_to_keep or None))
     return Rendered(jenkinsfile, pod_text, config_xml, pod)
+
+
+def check_fits(pipeline: Pipeline, templates: TemplateSet,
+               settings: ProjectSettings | None = None) -> None:
+    """Raise limits.SizeError when the config would not fit Jenkins' limits in a usual run.
+
+    A trial render of a run with a repository (so with its clone stage) and step reports,
+    catalogs resolved to a placeholder: what validation can say before any run exists.
+    """
+    settings = settings or ProjectSettings()
+    catalogs = {step.options["catalogTemplate"].split(":")[-1].split("-")[0]: "https://invalid"
+                for stage in pipeline.stages for step in stage.steps
+                if "catalogTemplate" in step.options and step.kind == "applyAppConfig"}
+    trial = replace(settings, catalogs={**catalogs, **settings.catalogs})
+    context = RenderContext(git_url="https://git.invalid/repository.git",
+                            callback_url="https://sidecar.invalid/node")
+    try:
+        render(pipeline, context, trial, Placement(), templates)
+    except limits.SizeError:
+        raise
+    except SidecarError:
+        pass  # what depends on the run (secrets, contexts) is checked when it renders
 
 
 def total_timeout(pipeline: Pipeline) -> int:

@@ -17,6 +17,7 @@ from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.model import KANIKO_CACHE_DIR, Resources, Stage, Step, helm_key_path
 from sidecar.config.quantity import parse_quantity
 from sidecar.config.when import when_matches
+from sidecar.render import catalog
 from sidecar.render.placement import CacheMount, Placement, StepKey
 from sidecar.render.variables import cicd_env, cicd_variables, literal_env, substitute
 
@@ -75,7 +76,7 @@ def plan_step(stage: Stage, key: StepKey, step: Step, *, context: RenderContext,
         spec = _step_container(step, step.options["image"], ["cat"], [], key,
                                context=context, settings=settings, placement=placement)
         return StepPlan(**base, spec=spec, script=step.options["shellScript"])
-    tool_name, tool_env, secrets = _TOOL_STEPS[step.kind](stage, step, context)
+    tool_name, tool_env, secrets = _TOOL_STEPS[step.kind](stage, step, context, settings)
     tool = tools[tool_name]
     spec = _step_container(step, tool["image"], tool.get("command", ["cat"]),
                            [literal_env(k, v) for k, v in tool_env.items()], key,
@@ -163,7 +164,7 @@ def _checkout(context: RenderContext) -> dict[str, Any]:
 ToolCall = tuple[str, dict[str, str], list[tuple[dict, str]]]
 
 
-def _kaniko(stage: Stage, step: Step, context: RenderContext) -> ToolCall:
+def _kaniko(stage: Stage, step: Step, context: RenderContext, settings) -> ToolCall:
     options = step.options
     tag = substitute(options["tag"], cicd_variables(context))
     registry = options["registry"].rstrip("/")
@@ -188,7 +189,7 @@ def _kaniko(stage: Stage, step: Step, context: RenderContext) -> ToolCall:
     return "kaniko", env, secrets
 
 
-def _kubectl(stage: Stage, step: Step, context: RenderContext) -> ToolCall:
+def _kubectl(stage: Stage, step: Step, context: RenderContext, settings) -> ToolCall:
     options, variables = step.options, cicd_variables(context)
     env = {"APPLY_NAMESPACE": options["namespace"]}
     if "content" in options:
@@ -198,24 +199,26 @@ def _kubectl(stage: Stage, step: Step, context: RenderContext) -> ToolCall:
     return "kubectl", env, [(API_ACCESS_VOLUME, API_ACCESS_PATH)]
 
 
-def _helm(stage: Stage, step: Step, context: RenderContext) -> ToolCall:
+def _helm(stage: Stage, step: Step, context: RenderContext, settings) -> ToolCall:
     options, variables = step.options, cicd_variables(context)
     values = options["values"]
+    chart, repo = catalog.app_source(stage, step, settings)
     return "helm", {
         "HELM_RELEASE": substitute(options["releaseName"], variables),
-        "HELM_CHART": substitute(options["chart"], variables),
-        "HELM_NAMESPACE": options["namespace"],
+        "HELM_CHART": substitute(chart, variables),
+        "HELM_NAMESPACE": substitute(options["namespace"], variables),
         "HELM_CHART_VERSION": substitute(options["version"], variables),
-        "HELM_REPO": options["repo"],
+        "HELM_REPO": repo,
         "HELM_VALUES_FILES": "\n".join([values] if isinstance(values, str) else values),
-        "HELM_SET_VALUES": _helm_overrides(options["set"], variables),
+        "HELM_SET_VALUES": _helm_overrides(
+            catalog.answers(step, variables) or options["set"], variables),
         "HELM_WAIT": "true" if options["wait"] else "false",
         "HELM_ROLLBACK_ON_FAILURE": "true" if options["rollbackOnFailure"] else "false",
     }, [(API_ACCESS_VOLUME, API_ACCESS_PATH)]
 
 
 _TOOL_STEPS = {"publishImageConfig": _kaniko, "applyYamlConfig": _kubectl,
-               "applyAppConfig": _helm}
+               "applyAppConfig": _helm, "publishCatalogConfig": catalog.publish}
 
 
 def _helm_overrides(values: dict, variables: dict[str, str]) -> str:

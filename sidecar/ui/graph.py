@@ -18,7 +18,8 @@ from sidecar.store.models import END_STATES, Approval, Execution
 
 STEP_TITLES = {"runScriptConfig": "Script", "approvalConfig": "Approval",
                "sourceCodeConfig": "Clone", "publishImageConfig": "Publish image",
-               "applyYamlConfig": "Apply YAML", "applyAppConfig": "Apply app"}
+               "applyYamlConfig": "Apply YAML", "applyAppConfig": "Apply app",
+               "publishCatalogConfig": "Publish chart"}
 
 
 @dataclass(frozen=True)

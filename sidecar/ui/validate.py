@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from flask import render_template, request
 
-from sidecar import config
+from sidecar import config, render
 from sidecar.errors import ConfigError, Problem
-from sidecar.ui.base import bp
+from sidecar.ui.base import bp, sidecar
 
 FILE_NAME = "pipeline.yml"
 MAX_CONFIG = 256 * 1024  # forms are bounded at 500 KB by Werkzeug before this
@@ -38,7 +38,7 @@ def validate_post():
         return render_template("ui/validate.html", text="", lines=None,
                                problems=[too_large]), 413
     try:
-        config.parse_pipeline(text, FILE_NAME)
+        render.check_fits(config.parse_pipeline(text, FILE_NAME), sidecar().templates)
         problems = []
     except ConfigError as exc:
         problems = exc.problems

@@ -29,6 +29,7 @@ from flask.sessions import SecureCookieSessionInterface
 from ui_world import SECRET_KEY, USERS, add_pipelines, token_file
 
 from databases import sqlite_url
+from scenarios import CASES
 
 from sidecar.app import create_app
 from sidecar.errors import ConfigError
@@ -210,6 +211,9 @@ def test_a_read_only_token_reads_and_validates_but_changes_nothing(app):
     token = _csrf(reader, "/ui/validate")
     assert reader.post("/ui/validate", data={"config": "stages: []", "csrf_token": token}
                        ).status_code == 200
+    too_many = (CASES / "error_limits_one_stage_too_many.yml").read_text()
+    assert "does not fit" in reader.post("/ui/validate", data={
+        "config": too_many, "csrf_token": token}).text
     for path, data in _writes(run, approval_id):
         assert reader.post(path, data={**data, "csrf_token": token}).status_code == 403, path
     with app.extensions["sidecar"].store.session() as session:
