@@ -1,0 +1,145 @@
+"""Finished runs' Blue Ocean documents: built once, stored in the database, served as text.
+
+A finished run's PipelineRunImpl never changes again, with one exception: its
+``nextRun`` link appears when the pipeline's next run is triggered. So the document is
+stored (table ``run_documents``) with whether it was built with that link, and built
+again, once, when the link is due. Stored in the database, not in the process, so every
+worker and replica serves the same bytes and the same ``ETag`` (a hash of them).
+
+Reads take the page of runs joined to their stored documents in one query; only runs
+still changing, or finished runs not stored yet, are built from their rows (with their
+change sets in one more query). Newly built documents are written by :func:`remember` in
+a transaction of their own after the read: a write that fails (another worker stored the
+same document first, SQLite busy) loses nothing, the next read stores it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm.attributes import set_committed_value
+
+from sidecar.readmodel import runs
+from sidecar.readmodel.queries import RUN_FIELDS, run_number
+from sidecar.services.pipelines import NotFound
+from sidecar.store.models import END_STATES, Execution, ExecutionCommit, Pipeline, RunDocument
+
+log = logging.getLogger(__name__)
+RUN = "run"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A run's JSON text; etag only when the run has finished (the text is final)."""
+
+    body: str
+    etag: str | None = None
+
+
+@dataclass
+class Page:
+    """Documents of a page of runs, and those built now that are worth storing."""
+
+    documents: list[Document]
+    built: list[dict[str, Any]] = field(default_factory=list)
+
+    def json(self) -> str:
+        """The page as one JSON array."""
+        return "[" + ",".join(d.body for d in self.documents) + "]"
+
+
+def dumps(document: Any) -> str:
+    """JSON text as Flask's jsonify writes it (sorted keys, compact, ASCII)."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def etag_of(body: str) -> str:
+    """A strong validator of a document's text."""
+    return hashlib.blake2b(body.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def runs_page(session: Session, pipeline: Pipeline, start: int, limit: int) -> Page:
+    """A page of the pipeline's runs, newest first, as documents."""
+    rows = session.execute(_with_documents(select(Execution), Execution.pipeline_id ==
+                                           pipeline.id)
+                           .order_by(Execution.run.desc()).offset(start).limit(limit)).all()
+    return _complete(session, rows, pipeline.next_run - 1)
+
+
+def run_document(session: Session, pipeline_id: str, number: str) -> Page:
+    """One run (by its number) as a one-document page. :raise NotFound:"""
+    row = session.execute(_with_documents(
+        select(Execution, Pipeline.next_run).join(Pipeline, Pipeline.id == Execution.pipeline_id),
+        Execution.pipeline_id == pipeline_id,
+        Execution.run == run_number(pipeline_id, number))).first()
+    if row is None:
+        raise NotFound(f"Run {number} not found in pipeline {pipeline_id}")
+    return _complete(session, [row], row.next_run - 1)
+
+
+def _with_documents(query, *conditions):
+    """query plus the stored run document's columns (null when none is stored)."""
+    return query.add_columns(RunDocument.has_next, RunDocument.etag, RunDocument.body) \
+        .outerjoin(RunDocument, and_(RunDocument.execution_id == Execution.id,
+                                     RunDocument.kind == RUN)) \
+        .options(load_only(*RUN_FIELDS)).where(*conditions)
+
+
+def _complete(session: Session, rows: list, last_run: int) -> Page:
+    """Stored documents where they are current; the others built from the executions."""
+    page = Page([])
+    missing = [row.Execution for row in rows if row.body is None or
+               row.has_next != (row.Execution.run < last_run)]
+    built = {}
+    for execution in _with_commits(session, missing):
+        body = dumps(runs.run_document(execution, last_run))
+        if execution.state not in END_STATES:
+            built[execution.id] = Document(body)
+            continue
+        built[execution.id] = Document(body, etag_of(body))
+        page.built.append({"execution_id": execution.id, "kind": RUN, "body": body,
+                           "has_next": execution.run < last_run,
+                           "etag": built[execution.id].etag})
+    page.documents = [built.get(row.Execution.id) or Document(row.body, row.etag)
+                      for row in rows]
+    return page
+
+
+def _with_commits(session: Session, executions: list[Execution]) -> list[Execution]:
+    """The executions with their change sets, in one query."""
+    if not executions:
+        return executions
+    by_id: dict[str, list[ExecutionCommit]] = {e.id: [] for e in executions}
+    for commit in session.scalars(select(ExecutionCommit)
+                                  .where(ExecutionCommit.execution_id.in_(by_id))
+                                  .order_by(ExecutionCommit.position)):
+        by_id[commit.execution_id].append(commit)
+    for execution in executions:
+        set_committed_value(execution, "commits", by_id[execution.id])
+    return executions
+
+
+def remember(engine: Engine, built: list[dict[str, Any]]) -> None:
+    """Store newly built documents (or replace older ones); a failure only logs."""
+    if not built:
+        return
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(RunDocument)
+    statement = statement.on_conflict_do_update(
+        index_elements=[RunDocument.execution_id, RunDocument.kind],
+        set_={"has_next": statement.excluded.has_next, "etag": statement.excluded.etag,
+              "body": statement.excluded.body})
+    try:
+        with engine.begin() as connection:
+            connection.execute(statement, built)
+    except SQLAlchemyError as exc:  # e.g. the run was just discarded, or SQLite is busy
+        log.info("run documents not stored now (%d): %s", len(built), type(exc).__name__)
