@@ -97,7 +97,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(TESTING=testing, JSON_SORT_KEYS=False)
     templates = load_templates(settings.jenkinsfile_templates_dir or None,
                                settings.podtemplates_dir or None)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, pool_size=settings.database_pool_size)
     store.migrate()
     if settings.examples_dir:
         with store.session() as session:

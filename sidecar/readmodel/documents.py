@@ -25,13 +25,11 @@ from sqlalchemy import and_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, load_only
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
 
-from sidecar.readmodel import runs
-from sidecar.readmodel.queries import RUN_FIELDS, run_number
+from sidecar.readmodel import queries, runs
 from sidecar.services.pipelines import NotFound
-from sidecar.store.models import END_STATES, Execution, ExecutionCommit, Pipeline, RunDocument
+from sidecar.store.models import END_STATES, Execution, Pipeline, RunDocument
 
 log = logging.getLogger(__name__)
 RUN = "run"
@@ -67,65 +65,56 @@ def etag_of(body: str) -> str:
     return hashlib.blake2b(body.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def runs_page(session: Session, pipeline: Pipeline, start: int, limit: int) -> Page:
-    """A page of the pipeline's runs, newest first, as documents."""
-    rows = session.execute(_with_documents(select(Execution), Execution.pipeline_id ==
-                                           pipeline.id)
+def runs_page(session: Session, pipeline_id: str, start: int, limit: int) -> Page:
+    """A page of the pipeline's runs, newest first, as documents. :raise NotFound:"""
+    rows = session.execute(_with_documents(Execution.pipeline_id == pipeline_id)
                            .order_by(Execution.run.desc()).offset(start).limit(limit)).all()
-    return _complete(session, rows, pipeline.next_run - 1)
+    if not rows:  # no such pipeline (404), or no runs on this page
+        queries.pipeline(session, pipeline_id)
+        return Page([])
+    return _complete(session, rows, rows[0].next_run - 1)
 
 
 def run_document(session: Session, pipeline_id: str, number: str) -> Page:
     """One run (by its number) as a one-document page. :raise NotFound:"""
     row = session.execute(_with_documents(
-        select(Execution, Pipeline.next_run).join(Pipeline, Pipeline.id == Execution.pipeline_id),
         Execution.pipeline_id == pipeline_id,
-        Execution.run == run_number(pipeline_id, number))).first()
+        Execution.run == queries.run_number(pipeline_id, number))).first()
     if row is None:
         raise NotFound(f"Run {number} not found in pipeline {pipeline_id}")
     return _complete(session, [row], row.next_run - 1)
 
 
-def _with_documents(query, *conditions):
-    """query plus the stored run document's columns (null when none is stored)."""
-    return query.add_columns(RunDocument.has_next, RunDocument.etag, RunDocument.body) \
+def _with_documents(*conditions):
+    """Runs' keys, their pipeline's run counter and stored documents (null when none)."""
+    return select(Execution.id, Execution.run, Execution.state, Pipeline.next_run,
+                  RunDocument.has_next, RunDocument.etag, RunDocument.body) \
+        .join(Pipeline, Pipeline.id == Execution.pipeline_id) \
         .outerjoin(RunDocument, and_(RunDocument.execution_id == Execution.id,
-                                     RunDocument.kind == RUN)) \
-        .options(load_only(*RUN_FIELDS)).where(*conditions)
+                                     RunDocument.kind == RUN)).where(*conditions)
 
 
 def _complete(session: Session, rows: list, last_run: int) -> Page:
     """Stored documents where they are current; the others built from the executions."""
     page = Page([])
-    missing = [row.Execution for row in rows if row.body is None or
-               row.has_next != (row.Execution.run < last_run)]
+    missing = [row.id for row in rows if row.body is None or
+               row.has_next != (row.run < last_run)]
     built = {}
-    for execution in _with_commits(session, missing):
-        body = dumps(runs.run_document(execution, last_run))
-        if execution.state not in END_STATES:
-            built[execution.id] = Document(body)
-            continue
-        built[execution.id] = Document(body, etag_of(body))
-        page.built.append({"execution_id": execution.id, "kind": RUN, "body": body,
-                           "has_next": execution.run < last_run,
-                           "etag": built[execution.id].etag})
-    page.documents = [built.get(row.Execution.id) or Document(row.body, row.etag)
-                      for row in rows]
+    if missing:
+        for execution in session.scalars(select(Execution).options(*queries.RUN_COLUMNS)
+                                         .where(Execution.id.in_(missing))):
+            body = dumps(runs.run_document(execution, last_run))
+            if execution.state not in END_STATES:
+                built[execution.id] = Document(body)
+                continue
+            built[execution.id] = Document(body, etag_of(body))
+            page.built.append({"execution_id": execution.id, "kind": RUN, "body": body,
+                               "has_next": execution.run < last_run,
+                               "etag": built[execution.id].etag})
+    # A run discarded between the two reads is left out, as if the page were read later.
+    page.documents = [built[row.id] if row.id in missing else Document(row.body, row.etag)
+                      for row in rows if row.id in built or row.id not in missing]
     return page
-
-
-def _with_commits(session: Session, executions: list[Execution]) -> list[Execution]:
-    """The executions with their change sets, in one query."""
-    if not executions:
-        return executions
-    by_id: dict[str, list[ExecutionCommit]] = {e.id: [] for e in executions}
-    for commit in session.scalars(select(ExecutionCommit)
-                                  .where(ExecutionCommit.execution_id.in_(by_id))
-                                  .order_by(ExecutionCommit.position)):
-        by_id[commit.execution_id].append(commit)
-    for execution in executions:
-        set_committed_value(execution, "commits", by_id[execution.id])
-    return executions
 
 
 def remember(engine: Engine, built: list[dict[str, Any]]) -> None:

@@ -23,11 +23,11 @@ from sidecar.store.models import Approval, Execution, ExecutionCommit, Pipeline
 
 # What a run document reads: never the rendered Jenkinsfile, pod YAML or config snapshot,
 # which can be hundreds of KB per run; its change set in one more query per page.
-RUN_FIELDS = (Execution.id, Execution.pipeline_id, Execution.run, Execution.state,
-              Execution.jenkins_build, Execution.trigger_type, Execution.triggered_by,
-              Execution.replay_of, Execution.commit, Execution.created_at,
-              Execution.started_at, Execution.ended_at)
-RUN_COLUMNS = (load_only(*RUN_FIELDS), selectinload(Execution.commits))
+RUN_COLUMNS = (load_only(
+    Execution.id, Execution.pipeline_id, Execution.run, Execution.state,
+    Execution.jenkins_build, Execution.trigger_type, Execution.triggered_by,
+    Execution.replay_of, Execution.commit, Execution.created_at, Execution.started_at,
+    Execution.ended_at), selectinload(Execution.commits))
 
 
 AUTHOR_ROWS = 100  # commits looked at to find an author in a project the caller sees

@@ -28,9 +28,13 @@ class StoreError(SidecarError):
 class Store:
     """An engine, its sessions and its migrations."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, pool_size: int = 5):
+        # pool_size: connections kept per process (one per request thread is enough);
+        # as many again may open on a burst and close when returned.
+        options = {} if url.startswith("sqlite") and ":memory:" in url else \
+            {"pool_size": pool_size, "max_overflow": pool_size}
         try:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            self.engine = create_engine(url, pool_pre_ping=True, **options)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot use database URL {_redact(url)}: {exc}") from exc
         if self.engine.dialect.name == "sqlite":

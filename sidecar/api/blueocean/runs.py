@@ -43,8 +43,7 @@ def list_runs(pipeline: str):
     """Runs, newest (and so queued) first. :raise 404:"""
     start, limit = paging()
     with caller_session() as session:
-        found = queries.pipeline(session, names.pipeline_id(pipeline))
-        page = documents.runs_page(session, found, start, limit)
+        page = documents.runs_page(session, names.pipeline_id(pipeline), start, limit)
     documents.remember(sidecar().store.engine, page.built)
     return paged(page.json(), start, limit)
 
