@@ -130,9 +130,9 @@ def serve(url: str, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if requests.get(base + "/healthz", timeout=1).ok:
+            if requests.get(base + "/healthz", timeout=5).ok:
                 return process, base
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or busy starting workers
             time.sleep(0.2)
     process.kill()
     raise SystemExit("the service did not start within 120 s")

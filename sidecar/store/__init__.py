@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sidecar.errors import SidecarError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_MS = 5000
+"""How long a SQLite connection waits for another's write lock."""
 
 
 class StoreError(SidecarError):
@@ -96,7 +98,7 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.close()
 
 

@@ -48,6 +48,11 @@ def restrict(session: Session, globs: tuple[str, ...] | None) -> Session:
     return session
 
 
+def unrestricted(session: Session) -> bool:
+    """True when the session sees every project (its statements get no criteria)."""
+    return session.info.get(_KEY) is None
+
+
 def allows(session: Session, project: str) -> bool:
     """True when the session may see the project."""
     globs = session.info.get(_KEY)
