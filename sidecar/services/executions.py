@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Mapping
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from sidecar import config, render
 from sidecar.config.inputs import RenderContext
@@ -129,6 +129,18 @@ def get(session: Session, execution_id: str) -> Execution:
     if execution is None:
         raise NotFound(f"execution {execution_id} not found")
     return execution
+
+
+def listing(session: Session, *, pipeline_id: str | None = None, state: str | None = None,
+            limit: int = 100) -> list[Execution]:
+    """Executions, newest first."""
+    query = select(Execution).options(selectinload(Execution.steps)).order_by(
+        Execution.created_at.desc(), Execution.run.desc())
+    if pipeline_id:
+        query = query.where(Execution.pipeline_id == pipeline_id)
+    if state:
+        query = query.where(Execution.state == state)
+    return list(session.scalars(query.limit(limit)))
 
 
 def step_log(session: Session, execution_id: str, stage: int, step: int) -> tuple[str, bool]:
