@@ -8,6 +8,8 @@ We test these aspects, on SQLite and PostgreSQL:
 - a finished run has a strong ETag that stays the same on every read, answers 304 to
   If-None-Match, and changes once, when the next run adds its nextRun link; a running
   run has no ETag, and its document follows its state (never a stale stored copy);
+- a finished run's node list is stored once and served as stored (the same JSON as
+  built); a running run's is not stored and follows its steps;
 - a page costs a fixed number of SQL statements however many runs it holds (native
   list with steps and notifications; Blue Ocean list cold and warm; run detail).
 """
@@ -17,10 +19,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import event, insert, update
+from sqlalchemy import event, insert, select, update
 
 from sidecar.services import executions
-from sidecar.store.models import Execution, NotificationDelivery, Pipeline, StepState
+from sidecar.store.models import (Execution, NotificationDelivery, Pipeline, RunDocument,
+                                  StepState)
 
 CONFIG = ("stages:\n- name: Build\n  steps:\n"
           "  - runScriptConfig: {image: alpine, shellScript: 'true'}\n"
@@ -135,6 +138,32 @@ def test_running_run_has_no_etag_and_is_never_stale(client, store):
     assert client.get(f"{BLUE}runs/?limit=5").json[0]["result"] == "FAILURE"
 
 
+def _stored(store, kind: str) -> list[str]:
+    with store.session() as session:
+        return sorted(session.scalars(select(RunDocument.execution_id)
+                                      .where(RunDocument.kind == kind)))
+
+
+def test_finished_nodes_are_stored_once_running_ones_never(client, store):
+    _add(store, range(1, 2))
+    _add(store, range(2, 3), state="Building")
+    built = client.get(f"{BLUE}runs/1/nodes/")
+    assert built.status_code == 200 and _stored(store, "nodes") == ["shop:web-1"]
+    served = client.get(f"{BLUE}runs/1/nodes/")
+    assert served.data == built.data
+    assert client.get(f"{BLUE}runs/1/nodes/?start=1&limit=1").json == built.json[1:2]
+    running = client.get(f"{BLUE}runs/2/nodes/").json
+    assert {node["state"] for node in running} == {"RUNNING"}
+    assert _stored(store, "nodes") == ["shop:web-1"]
+    with store.session() as session:
+        execution = session.get(Execution, "shop:web-2")
+        for step in execution.steps:
+            step.state = "Success"
+        executions.finish(execution, "Success")
+    ended = client.get(f"{BLUE}runs/2/nodes/").json
+    assert {node["result"] for node in ended} == {"SUCCESS"}
+
+
 def _statements(store, client, path: str) -> int:
     found = []
 
@@ -163,3 +192,5 @@ def test_a_page_costs_the_same_statements_for_5_or_40_runs(client, store):
     warm = {n: _statements(store, client, f"{BLUE}runs/?start=5&limit={n}") for n in (5, 30)}
     assert warm[5] == warm[30] == 1
     assert _statements(store, client, f"{BLUE}runs/7/") == 1
+    assert _statements(store, client, f"{BLUE}runs/7/nodes/") <= 5  # built, then stored
+    assert _statements(store, client, f"{BLUE}runs/7/nodes/") == 1

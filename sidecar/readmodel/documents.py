@@ -34,6 +34,7 @@ from sidecar.store.models import END_STATES, Execution, Pipeline, RunDocument
 
 log = logging.getLogger(__name__)
 RUN = "run"
+NODES = "nodes"
 SQLITE_WAIT_MS = 50
 """How long a read waits for SQLite's write lock to store what it built, at most."""
 
@@ -136,6 +137,28 @@ def _complete(session: Session, rows: list, last_run: int) -> Page:
     page.documents = [built[row.id] if row.id in missing else Document(row.body, row.etag)
                       for row in rows if row.id in built or row.id not in missing]
     return page
+
+
+def stored_nodes(session: Session, pipeline_id: str, number: str) -> str | None:
+    """The stored node list of a finished run (JSON text), or None. :raise NotFound:"""
+    return session.scalar(
+        select(RunDocument.body).join(Execution, Execution.id == RunDocument.execution_id)
+        .where(Execution.pipeline_id == pipeline_id, RunDocument.kind == NODES,
+               Execution.run == queries.run_number(pipeline_id, number)))
+
+
+def nodes_to_store(execution: Execution, nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The run's node list as a row to store, once it can no longer change (else none).
+
+    A node's duration counts up to now while it has a start and no end, so a run that
+    ended with such a step (its times never reported) is built on every read instead.
+    """
+    if execution.state not in END_STATES or any(
+            row.started_at is not None and row.ended_at is None for row in execution.steps):
+        return []
+    body = dumps(nodes)
+    return [{"execution_id": execution.id, "kind": NODES, "body": body, "has_next": False,
+             "etag": etag_of(body)}]
 
 
 def remember(engine: Engine, built: list[dict[str, Any]]) -> None:
