@@ -114,6 +114,8 @@ def test_finished_run_has_a_stable_etag_and_answers_304(client, store):
     cached = client.get(f"{BLUE}runs/2/", headers={"If-None-Match": first.headers["ETag"]})
     assert (cached.status_code, cached.data) == (304, b"")
     assert cached.headers["ETag"] == first.headers["ETag"]
+    weakened = client.get(f"{BLUE}runs/2/", headers={"If-None-Match": "W/" + first.headers["ETag"]})
+    assert weakened.status_code == 304  # If-None-Match compares weakly (RFC 9110)
     assert "nextRun" not in first.json["_links"]
     _add(store, range(3, 4))  # the next run: run 2's document gains its nextRun link
     newer = client.get(f"{BLUE}runs/2/", headers={"If-None-Match": first.headers["ETag"]})

@@ -67,7 +67,7 @@ def paged(items: list | str, start: int, limit: int) -> Response:
 
 def json_text(body: str, etag: str | None = None) -> Response:
     """A JSON answer from its text; with an etag, a 304 when the client has that text."""
-    if etag is not None and etag in request.if_none_match:
+    if etag is not None and request.if_none_match.contains_weak(etag):  # RFC 9110: weak
         response = Response(status=304)
     else:
         response = Response(body + "\n", mimetype="application/json")
