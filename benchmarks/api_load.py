@@ -1,29 +1,36 @@
-"""Latency and throughput of the runs list and run detail against 100,000 executions.
+"""Latency and throughput of the read API against 100,000 executions, under wrk.
 
 Fills a store (SQLite by default, or ``--database-url``) with ``--executions`` ended
-executions spread over ``--pipelines`` pipelines, three steps each, then starts the
-real service (``jenkins-sidecar serve``: gunicorn, one worker with threads) on a free
-loopback port and sends a bounded number of requests from ``--clients`` concurrent
-client threads per endpoint. Printed per endpoint: p50 and p99 latency and requests
-per second. Client and server share the machine's cores, so the figures are a floor.
+executions spread over ``--pipelines`` pipelines, three steps each with a short archived
+log, then serves it with gunicorn: ``--workers`` processes (default 2 × cores + 1) of
+``--threads`` threads, each worker building its own app (``sidecar.app.create_app``)
+after the fork, with the service's logging (one access line per request). The load
+generator is wrk (Debian package ``wrk``: ``apt-get install wrk``) on the same machine:
+``--connections`` keep-alive connections (default 16) for ``--duration`` seconds per
+endpoint, over random pipelines and runs, after a short warm-up of the same paths.
+Printed per endpoint: p50 and p99 latency, requests per second, the 1-minute load
+average while it ran; ``/healthz`` of the same server is measured in the same run as the
+ceiling of the HTTP stack. Client and server share the machine's cores.
+
+The service's own ``serve`` command runs one worker; this benchmark drives gunicorn
+itself (``api_load.py _serve``) to measure the API with several.
 
 Run by hand: ``.venv/bin/python benchmarks/api_load.py [--executions 100000]
-[--requests 2000] [--clients 8] [--database-url URL]``.
+[--duration 10] [--connections 16] [--workers N] [--database-url URL]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -32,7 +39,7 @@ from sqlalchemy import insert, text
 
 from sidecar.render.naming import job_name
 from sidecar.store import Store
-from sidecar.store.models import Execution, Pipeline, StepState
+from sidecar.store.models import Execution, LogChunk, Pipeline, StepState
 
 CONFIG = ("stages:\n- name: Build\n  steps:\n"
           "  - runScriptConfig: {image: golang:1.23, shellScript: go build ./...}\n"
@@ -42,6 +49,25 @@ CONFIG = ("stages:\n- name: Build\n  steps:\n"
 STEPS = ((0, 0, "Build"), (0, 1, "Build"), (1, 0, "Test"))
 STATES = ("Success",) * 8 + ("Failed", "Aborted")
 BATCH = 5000
+LOG = "".join(f"+ go build ./pkg/{n}\nok   example.com/pkg/{n}  0.{n:03d}s\n" for n in range(20))
+WRK_SCRIPT = """
+local paths = {}
+init = function(args)
+  for line in io.lines(args[1]) do paths[#paths + 1] = line end
+  index = math.random(#paths)
+end
+request = function()
+  index = index % #paths + 1
+  return wrk.format("GET", paths[index])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('RESULT {"requests": %d, "micros": %d, "p50": %d, "p99": %d, ' ..
+    '"bad": %d, "errors": %d}\\n', summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(99), e.status,
+    e.connect + e.read + e.write + e.timeout))
+end
+"""
 
 
 def fill(url: str, executions: int, pipelines: int) -> None:
@@ -54,7 +80,7 @@ def fill(url: str, executions: int, pipelines: int) -> None:
         connection.execute(insert(Pipeline), [
             {"id": f"bench:p{p:03d}", "project": "bench", "name": f"p{p:03d}",
              "inline_config": CONFIG, "next_run": runs_each + 1} for p in range(pipelines)])
-    rows, steps = [], []
+    rows, steps, chunks = [], [], []
     for p in range(pipelines):
         for run in range(1, runs_each + 1):
             created = start + timedelta(minutes=run * pipelines + p)
@@ -68,100 +94,146 @@ def fill(url: str, executions: int, pipelines: int) -> None:
             steps += [{"execution_id": execution_id, "stage_index": s, "step_index": i,
                        "stage_name": name, "state": "Success", "started_at": created,
                        "ended_at": created + timedelta(minutes=2)} for s, i, name in STEPS]
+            chunks += [{"execution_id": execution_id, "stage_index": s, "step_index": i,
+                        "offset": 0, "text": LOG} for s, i, _ in STEPS]
             if len(rows) >= BATCH:
-                _flush(store, rows, steps)
-    _flush(store, rows, steps)
+                _flush(store, rows, steps, chunks)
+    _flush(store, rows, steps, chunks)
     if store.engine.dialect.name == "postgresql":  # as autovacuum would after a bulk load
         with store.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("ANALYZE"))
     store.dispose()
 
 
-def _flush(store: Store, rows: list, steps: list) -> None:
+def _flush(store: Store, rows: list, steps: list, chunks: list) -> None:
     with store.engine.begin() as connection:
         if rows:
             connection.execute(insert(Execution), rows)
             connection.execute(insert(StepState), steps)
-    rows.clear()
-    steps.clear()
+            connection.execute(insert(LogChunk), chunks)
+    for batch in (rows, steps, chunks):
+        batch.clear()
 
 
-def serve(url: str, threads: int) -> tuple[subprocess.Popen, str]:
-    """Start `jenkins-sidecar serve` on a free loopback port; returns it and its base URL."""
+def serve(url: str, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
+    """Start gunicorn (``_serve``) on a free loopback port; returns it and its base URL."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
     env.update(SIDECAR_DATABASE_URL=url, SIDECAR_BIND=f"127.0.0.1:{port}")
-    command = [str(Path(sys.executable).with_name("jenkins-sidecar")), "serve",
+    command = [sys.executable, __file__, "_serve", "--workers", str(workers),
                "--threads", str(threads)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            if requests.get(base + "/healthz", timeout=1).ok:
+            if requests.get(base + "/healthz", timeout=5).ok:
                 return process, base
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or busy starting workers
             time.sleep(0.2)
     process.kill()
-    raise SystemExit("the service did not start within 60 s")
+    raise SystemExit("the service did not start within 120 s")
 
 
-def load(base: str, paths: list[str], clients: int) -> tuple[list[float], float]:
-    """Latencies (seconds) of GETs of every path, from `clients` threads; and wall time."""
-    local = threading.local()
+def run_gunicorn(workers: int, threads: int) -> None:
+    """Serve ``create_app()`` with gunicorn: each worker builds its app after the fork."""
+    from gunicorn.app.base import BaseApplication
 
-    def get(path: str) -> float:
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
-        began = time.perf_counter()
-        response = session.get(base + path, timeout=30)
-        elapsed = time.perf_counter() - began
-        if response.status_code != 200:
-            raise SystemExit(f"GET {path}: {response.status_code} {response.text[:200]}")
-        return elapsed
+    from sidecar import logs
+    from sidecar.app import create_app
+    from sidecar.settings import settings_from
 
-    began = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        latencies = list(pool.map(get, paths))
-    return latencies, time.perf_counter() - began
+    settings = settings_from(os.environ)
+    logs.configure(settings.log_level, settings.log_format)
+
+    class Service(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in {"bind": settings.bind, "workers": workers,
+                               "worker_class": "gthread", "threads": threads,
+                               "logconfig_dict": logs.gunicorn_logconfig(
+                                   settings.log_level, settings.log_format)}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return create_app()
+
+    Service().run()
+
+
+def wrk(base: str, paths: list[str], connections: int, seconds: int) -> dict:
+    """Run wrk over the paths; its figures and the 1-minute load average meanwhile."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script, listing = Path(tmp, "paths.lua"), Path(tmp, "paths.txt")
+        script.write_text(WRK_SCRIPT)
+        listing.write_text("\n".join(paths) + "\n")
+        before = _load()
+        output = subprocess.run(
+            ["wrk", "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
+             "-s", str(script), base, "--", str(listing)],
+            check=True, capture_output=True, text=True).stdout
+    line = next(x for x in output.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line.removeprefix("RESULT "))
+    result["load"] = max(before, _load())
+    return result
+
+
+def _load() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def endpoints(pipelines: int, runs_each: int, count: int) -> dict[str, list[str]]:
     """Request paths per measured endpoint, over random pipelines and runs."""
     pick = random.Random(7)
 
-    def pipeline() -> int:
-        return pick.randrange(pipelines)
+    def bo() -> str:
+        return job_name(f"bench:p{pick.randrange(pipelines):03d}")
+
+    def native() -> str:
+        return f"bench:p{pick.randrange(pipelines):03d}"
 
     blue = "/blue/rest/organizations/jenkins/pipelines"
-    return {
-        "Blue Ocean runs list (limit 25)": [
-            f"{blue}/{job_name(f'bench:p{pipeline():03d}')}/runs/?start=0&limit=25"
-            for _ in range(count)],
-        "Blue Ocean run detail": [
-            f"{blue}/{job_name(f'bench:p{pipeline():03d}')}/runs/{pick.randint(1, runs_each)}/"
-            for _ in range(count)],
-        "native executions list (limit 25)": [
-            f"/api/v1/executions?pipeline=bench:p{pipeline():03d}&limit=25" for _ in range(count)],
-        "native execution detail": [
-            f"/api/v1/executions/bench:p{pipeline():03d}-{pick.randint(1, runs_each)}"
-            for _ in range(count)],
+    paths = {
+        "Blue Ocean runs list (limit 25)": lambda: f"{blue}/{bo()}/runs/?start=0&limit=25",
+        "Blue Ocean run detail": lambda: f"{blue}/{bo()}/runs/{pick.randint(1, runs_each)}/",
+        "Blue Ocean nodes": lambda: f"{blue}/{bo()}/runs/{pick.randint(1, runs_each)}/nodes/",
+        "Blue Ocean step log": lambda: f"{blue}/{bo()}/runs/{pick.randint(1, runs_each)}"
+                                       "/steps/5/log/",
+        "native executions list (limit 25)":
+            lambda: f"/api/v1/executions?pipeline={native()}&limit=25",
+        "native execution detail":
+            lambda: f"/api/v1/executions/{native()}-{pick.randint(1, runs_each)}",
+        "native step log":
+            lambda: f"/api/v1/executions/{native()}-{pick.randint(1, runs_each)}"
+                    "/steps/0/1/log",
+        "/healthz": lambda: "/healthz",
     }
+    return {name: [make() for _ in range(count)] for name, make in paths.items()}
 
 
 def main() -> None:
-    """Fill, serve, load, print a Markdown table."""
+    """Fill, serve, load with wrk, print a Markdown table."""
+    if sys.argv[1:2] == ["_serve"]:
+        serving = argparse.ArgumentParser()
+        serving.add_argument("--workers", type=int)
+        serving.add_argument("--threads", type=int)
+        options = serving.parse_args(sys.argv[2:])
+        run_gunicorn(options.workers, options.threads)
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executions", type=int, default=100_000)
     parser.add_argument("--pipelines", type=int, default=100)
-    parser.add_argument("--requests", type=int, default=2000, help="per endpoint")
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=8, help="server threads")
+    parser.add_argument("--paths", type=int, default=5000, help="distinct paths per endpoint")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (Debian: apt-get install wrk)")
     random.seed(1)
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/bench.db"
@@ -169,17 +241,20 @@ def main() -> None:
         fill(url, args.executions, args.pipelines)
         print(f"stored {args.executions} executions in {time.perf_counter() - began:.1f} s",
               file=sys.stderr)
-        process, base = serve(url, args.threads)
+        process, base = serve(url, args.workers, args.threads)
         try:
             runs_each = args.executions // args.pipelines
-            print(f"| endpoint ({args.executions} executions, {args.clients} clients) "
-                  "| p50 | p99 | requests/s |\n| --- | --- | --- | --- |")
-            for name, paths in endpoints(args.pipelines, runs_each, args.requests).items():
-                load(base, paths[:50], args.clients)  # warm caches and connections
-                latencies, wall = load(base, paths, args.clients)
-                cuts = statistics.quantiles(latencies, n=100)
-                print(f"| {name} | {cuts[49] * 1000:.1f} ms | {cuts[98] * 1000:.1f} ms "
-                      f"| {len(paths) / wall:.0f} |", flush=True)
+            print(f"| endpoint ({args.executions} executions, {args.workers} workers × "
+                  f"{args.threads} threads, wrk {args.connections} connections) | p50 | p99 "
+                  "| requests/s | load |\n| --- | --- | --- | --- | --- |")
+            for name, paths in endpoints(args.pipelines, runs_each, args.paths).items():
+                wrk(base, paths, args.connections, 2)  # warm-up: connections, first reads
+                result = wrk(base, paths, args.connections, args.duration)
+                if result["bad"] or result["errors"]:
+                    raise SystemExit(f"{name}: {result}")
+                rate = result["requests"] / (result["micros"] / 1e6)
+                print(f"| {name} | {result['p50'] / 1000:.1f} ms | {result['p99'] / 1000:.1f} ms "
+                      f"| {rate:.0f} | {result['load']:.1f} |", flush=True)
         finally:
             process.terminate()
             process.wait(timeout=30)

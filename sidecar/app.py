@@ -63,7 +63,7 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, prepare: bool = 
     app.config.update(TESTING=testing, JSON_SORT_KEYS=False)
     templates = load_templates(settings.jenkinsfile_templates_dir or None,
                                settings.podtemplates_dir or None)
-    store = Store(settings.database_url)
+    store = Store(settings.database_url, pool_size=settings.database_pool_size)
     if prepare:
         prepare_database(store, settings)
     jenkins = None

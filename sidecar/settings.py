@@ -33,6 +33,11 @@ class ServiceSettings:
     database_url: str = _setting("sqlite:///jenkins-sidecar.db",
                                  "SQLAlchemy URL; SQLite by default, "
                                  "postgresql+psycopg://… supported")
+    database_pool_size: int = _setting(8, "database connections each process keeps open, "
+                                       "as many again on a burst: one per request thread "
+                                       "(gunicorn threads) suffices; every process of every "
+                                       "replica holds its own, so workers × replicas × 2 × "
+                                       "this must fit PostgreSQL's max_connections")
     jenkins_url: str = _setting("", "Jenkins base URL; empty means not configured")
     jenkins_user: str = _setting("", "Jenkins user the sidecar acts as")
     jenkins_token: str = _setting("", "API token of that user (preferred: no crumb needed)",
@@ -114,6 +119,8 @@ class ServiceSettings:
         for name in ("approval_webhook_url", "public_url"):
             if getattr(self, name) and not getattr(self, name).startswith(("http://", "https://")):
                 problems.append(_problem(name, "must start with http:// or https://"))
+        if self.database_pool_size < 1:
+            problems.append(_problem("database_pool_size", "must be at least 1"))
         if self.max_content_length < 1024:
             problems.append(_problem("max_content_length", "must be at least 1024 bytes"))
         if self.approval_webhook_url and not self.approval_webhook_secret:

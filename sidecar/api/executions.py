@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import Blueprint, jsonify, request
 
 from sidecar.api.context import caller_session, json_body, sidecar
 from sidecar.errors import ConfigError, Problem
 from sidecar.readmodel import logs
+from sidecar.readmodel import executions as native
 from sidecar.services import bounded, executions, pipelines, projects
 
 bp = Blueprint("executions", __name__, url_prefix="/api/v1")
@@ -39,19 +42,29 @@ def trigger(pipeline_id: str):
 
 @bp.get("/executions")
 def list_executions():
-    """Executions, newest first (?pipeline=, ?state=, ?limit=)."""
+    """Executions, newest first (?pipeline=, ?state=, ?limit=, ?cursor=).
+
+    A full page links the next one (``Link: <…cursor=…>; rel="next"``): the page after
+    its last execution, however many runs were triggered in between.
+    """
     limit = bounded.integer(request.args.get("limit", "100"), "limit", 1, 1000)
     with caller_session() as session:
-        found = executions.listing(session, pipeline_id=request.args.get("pipeline"),
-                                   state=request.args.get("state"), limit=limit)
-        return jsonify([_view(e) for e in found])
+        found = native.page(session, pipeline_id=request.args.get("pipeline"),
+                            state=request.args.get("state"), limit=limit,
+                            cursor=request.args.get("cursor"))
+        response = jsonify([_view(e) for e in found])
+        if len(found) == limit:
+            others = [(k, v) for k, v in request.args.items(multi=True) if k != "cursor"]
+            query = urlencode([*others, ("cursor", native.cursor_after(found[-1]))])
+            response.headers["Link"] = f'<{request.path}?{query}>; rel="next"'
+        return response
 
 
 @bp.get("/executions/<execution_id>")
 def get_execution(execution_id: str):
     """One execution with its steps. :raise 404:"""
     with caller_session() as session:
-        return jsonify(_view(executions.get(session, execution_id)))
+        return jsonify(_view(native.detail(session, execution_id)))
 
 
 @bp.post("/executions/<execution_id>/stop")

@@ -71,19 +71,10 @@ def pipeline(session: Session, pipeline_id: str) -> Pipeline:
     return found
 
 
-def runs_page(session: Session, pipeline_id: str, start: int, limit: int) -> list[Execution]:
-    """A page of a pipeline's runs, newest first (queued runs are the newest)."""
-    return list(session.scalars(select(Execution).options(*RUN_COLUMNS)
-                                .where(Execution.pipeline_id == pipeline_id)
-                                .order_by(Execution.run.desc()).offset(start).limit(limit)))
-
-
 def run(session: Session, pipeline_id: str, number: str, *, steps: bool = False) -> Execution:
     """One run by its number, optionally with its steps and pipeline. :raise NotFound:"""
-    if not bounded.digits(number) or int(number) >= 2**31:
-        raise NotFound(f"Run {number} not found in pipeline {pipeline_id}")
     query = select(Execution).where(Execution.pipeline_id == pipeline_id,
-                                    Execution.run == int(number))
+                                    Execution.run == run_number(pipeline_id, number))
     if steps:  # the graph also reads the config snapshot (what each step runs)
         query = query.options(selectinload(Execution.steps), joinedload(Execution.pipeline),
                               defer(Execution.jenkinsfile), defer(Execution.pod_yaml))
@@ -93,6 +84,13 @@ def run(session: Session, pipeline_id: str, number: str, *, steps: bool = False)
     if found is None:
         raise NotFound(f"Run {number} not found in pipeline {pipeline_id}")
     return found
+
+
+def run_number(pipeline_id: str, number: str) -> int:
+    """A run number from a URL part. :raise NotFound: not a number a run can have"""
+    if not bounded.digits(number) or int(number) >= 2**31:
+        raise NotFound(f"Run {number} not found in pipeline {pipeline_id}")
+    return int(number)
 
 
 def queued_runs(session: Session, pipeline_id: str) -> list[Execution]:

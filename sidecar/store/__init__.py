@@ -21,6 +21,8 @@ from sidecar.errors import SidecarError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x5_1DEC_A2  # the advisory lock key of schema changes (any fixed number)
+SQLITE_BUSY_MS = 5000
+"""How long a SQLite connection waits for another's write lock."""
 
 
 class StoreError(SidecarError):
@@ -30,9 +32,13 @@ class StoreError(SidecarError):
 class Store:
     """An engine, its sessions and its migrations."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, pool_size: int = 5):
+        # pool_size: connections kept per process (one per request thread is enough);
+        # as many again may open on a burst and close when returned.
+        options = {} if url.startswith("sqlite") and ":memory:" in url else \
+            {"pool_size": pool_size, "max_overflow": pool_size}
         try:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            self.engine = create_engine(url, pool_pre_ping=True, **options)
         except (SQLAlchemyError, ImportError, ValueError) as exc:
             raise StoreError(f"cannot use database URL {_redact(url)}: {exc}") from exc
         if self.engine.dialect.name == "sqlite":
@@ -155,7 +161,7 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.close()
 
 

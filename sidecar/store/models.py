@@ -78,7 +78,9 @@ class Execution(Base):
 
     __tablename__ = "executions"
     __table_args__ = (UniqueConstraint("pipeline_id", "run"),
-                      Index("ix_executions_pipeline_created", "pipeline_id", "created_at"))
+                      Index("ix_executions_pipeline_created", "pipeline_id", "created_at"),
+                      # The native list filtered by state, newest first (?state=Building).
+                      Index("ix_executions_state_created", "state", "created_at"))
 
     id: Mapped[str] = mapped_column(String(300), primary_key=True)
     pipeline_id: Mapped[str] = mapped_column(ForeignKey("pipelines.id"), index=True)
@@ -326,3 +328,23 @@ class EngineHeartbeat(Base):
     holder: Mapped[str] = mapped_column(String(200), primary_key=True)
     leading: Mapped[bool] = mapped_column(Boolean, default=False)
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RunDocument(Base):
+    """A finished run's Blue Ocean document, built once and served as stored (with its ETag).
+
+    Only a finished run has one: nothing in it changes any more, except that its
+    ``nextRun`` link appears when the pipeline's next run is triggered, and then the
+    document is built again once (``last_run`` records which it was built for).
+    """
+
+    __tablename__ = "run_documents"
+
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    """'run' (PipelineRunImpl) or 'nodes' (the run's node list)."""
+    has_next: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Built when the pipeline had a newer run (so with its nextRun link)."""
+    etag: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    """The JSON text, as served."""

@@ -22,7 +22,7 @@ from sqlalchemy import event, false, or_
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from sidecar.store.models import (Approval, Execution, ExecutionCommit, LogChunk, NodeCache,
-                                  Pipeline, ScheduledInfo, StepState)
+                                  Pipeline, RunDocument, ScheduledInfo, StepState)
 
 GLOB = re.compile(r"^[a-z0-9*?-]{1,100}$")
 """What a project glob may contain: project-name characters, ``*`` and ``?``."""
@@ -33,6 +33,7 @@ _BY_PROJECT = ((Pipeline, lambda: Pipeline.project), (Execution, lambda: Executi
 _BY_ID = ((Approval, lambda: Approval.execution_id), (StepState, lambda: StepState.execution_id),
           (LogChunk, lambda: LogChunk.execution_id),
           (ExecutionCommit, lambda: ExecutionCommit.execution_id),
+          (RunDocument, lambda: RunDocument.execution_id),
           (ScheduledInfo, lambda: ScheduledInfo.pipeline_id),
           (NodeCache, lambda: NodeCache.pipeline_id))
 
@@ -45,6 +46,11 @@ def restrict(session: Session, globs: tuple[str, ...] | None) -> Session:
             raise ValueError(f"not a project glob: {bad[0]!r}")
         session.info[_KEY] = tuple(globs)
     return session
+
+
+def unrestricted(session: Session) -> bool:
+    """True when the session sees every project (its statements get no criteria)."""
+    return session.info.get(_KEY) is None
 
 
 def allows(session: Session, project: str) -> bool:

@@ -54,14 +54,26 @@ def paging() -> tuple[int, int]:
     return values[0], values[1]
 
 
-def paged(items: list, start: int, limit: int) -> Response:
-    """A JSON list with the next-page Link header."""
+def paged(items: list | str, start: int, limit: int) -> Response:
+    """A JSON list (or its text) with the next-page Link header."""
     others = urlencode([(key, value) for key, value in request.args.items(multi=True)
                         if key not in ("start", "limit")])
     query = f"{others}&" if others else ""
-    response = jsonify(items)
+    response = json_text(items) if isinstance(items, str) else jsonify(items)
     response.headers["Link"] = \
         f'<{request.path}?{query}start={start + limit}&limit={limit}>; rel="next"'
+    return response
+
+
+def json_text(body: str, etag: str | None = None) -> Response:
+    """A JSON answer from its text; with an etag, a 304 when the client has that text."""
+    if etag is not None and request.if_none_match.contains_weak(etag):  # RFC 9110: weak
+        response = Response(status=304)
+    else:
+        response = Response(body + "\n", mimetype="application/json")
+    if etag is not None:  # final text: a client keeps it and asks whether it changed
+        response.set_etag(etag)
+        response.headers["Cache-Control"] = "no-cache"
     return response
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from sidecar.api.auth import current_principal
-from sidecar.api.blueocean.common import (PREFIX, blueprint, flag, integer, log_response, paged,
-                                          paging, route)
+from sidecar.api.blueocean.common import (PREFIX, blueprint, flag, integer, json_text,
+                                          log_response, paged, paging, route)
 from sidecar.api.context import caller_session, sidecar
 from sidecar.errors import ConfigError, Problem
-from sidecar.readmodel import control, logs, names, queries, runs
+from sidecar.readmodel import control, documents, logs, names, queries, runs
 
 bp = blueprint("blueocean_runs")
 RUN = PREFIX + "/<bo:pipeline>/runs/<run>"
@@ -43,9 +43,9 @@ def list_runs(pipeline: str):
     """Runs, newest (and so queued) first. :raise 404:"""
     start, limit = paging()
     with caller_session() as session:
-        found = queries.pipeline(session, names.pipeline_id(pipeline))
-        page = queries.runs_page(session, found.id, start, limit)
-        return paged([runs.run_document(e, found.next_run - 1) for e in page], start, limit)
+        page = documents.runs_page(session, names.pipeline_id(pipeline), start, limit)
+    documents.remember(sidecar().store.engine, page.built)
+    return paged(page.json(), start, limit)
 
 
 @route(bp, PREFIX + "/<bo:pipeline>/runs", methods=("POST",))
@@ -64,10 +64,12 @@ def start_run(pipeline: str):
 
 @route(bp, RUN)
 def get_run(pipeline: str, run: str):
-    """One run; a queued one by its number too. :raise 404:"""
+    """One run; a queued one by its number too; a finished one has an ETag. :raise 404:"""
     with caller_session() as session:
-        execution = queries.run(session, names.pipeline_id(pipeline), run)
-        return jsonify(runs.run_document(execution, execution.pipeline.next_run - 1))
+        page = documents.run_document(session, names.pipeline_id(pipeline), run)
+    documents.remember(sidecar().store.engine, page.built)
+    found = page.documents[0]
+    return json_text(found.body, found.etag)
 
 
 @route(bp, RUN + "/stop", methods=("PUT",))
