@@ -165,7 +165,7 @@ class Starter:
         rendered = render.render(model, context, settings, placement, self._templates)
         execution.jenkinsfile, execution.pod_yaml = rendered.jenkinsfile, rendered.pod_yaml
         execution.jenkins_job = job_name(pipeline.id)
-        _mark_skipped(execution, render.prepare(model, context), context)
+        _mark_skipped(execution, render.skipped_steps(model, context, settings))
         return rendered.config_xml
 
     def _pod_security_check(self, execution: Execution, placement):
@@ -222,9 +222,9 @@ def _note(earlier: str, placement: str) -> str:
     return f"{hold} | {placement}" if hold else placement
 
 
-def _mark_skipped(execution: Execution, prepared, context) -> None:
-    """Steps whose `when` did not match are Skipped from the start; Jenkins only confirms it."""
+def _mark_skipped(execution: Execution, skipped: set[tuple[int, int]]) -> None:
+    """Steps the run skips (`when`, or withheld from an untrusted run) are Skipped from the
+    start; Jenkins only confirms it."""
     for step in execution.steps:
-        stage = prepared.stages[step.stage_index]
-        if not render.step_runs(stage, stage.steps[step.step_index], context):
+        if (step.stage_index, step.step_index) in skipped:
             step.state = "Skipped"
