@@ -9,8 +9,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sidecar.config import secrets
 from sidecar.config.inputs import ProjectSettings, from_located
-from sidecar.config.loader import Located
+from sidecar.config.loader import Located, load_text
+from sidecar.errors import ConfigError
 from sidecar.store.models import Setting
 
 DEFAULT_PROJECT = "default"
@@ -45,3 +47,10 @@ def update_settings(session: Session, project: str, values: dict[str, Any]) -> P
 def settings_view(settings: ProjectSettings) -> dict[str, Any]:
     """Settings as the API shows them: the YAML keys."""
     return {f.metadata["key"]: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+
+
+def check_secrets(session: Session, project: str, text: str, file: str) -> None:
+    """:raise ConfigError: the config names a Secret its project may not use (with where)"""
+    problems = secrets.problems(load_text(text, file), project_settings(session, project).secrets)
+    if problems:
+        raise ConfigError(problems)
