@@ -65,6 +65,7 @@ class Sidecar:
                         pod_lost_grace=self.settings.pod_lost_grace,
                         notifier=self._approval_notifier(), public_url=self.settings.public_url,
                         retention_interval=self.settings.retention_interval,
+                        cache_root=self.settings.cache_root,
                         outbound=self.outbound)
         threading.Thread(target=engine.run, args=(stop,), name="sidecar-engine",
                          daemon=True).start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from sidecar.api.context import caller_session, json_body
+from sidecar.api.context import caller_session, json_body, sidecar
 from sidecar.errors import ConfigError, Problem
 from sidecar.services import bounded, executions, pipelines, projects
 
@@ -90,5 +90,5 @@ def put_settings(project: str):
     body = json_body()
     with caller_session() as session:
         pipelines.visible_project(session, project)
-        return jsonify(projects.settings_view(
-            projects.update_settings(session, project, body)))
+        return jsonify(projects.settings_view(projects.update_settings(
+            session, project, body, cache_root=sidecar().settings.cache_root)))

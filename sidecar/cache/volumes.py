@@ -34,6 +34,15 @@ MAVEN_FILE_LOCKS = ("-Daether.syncContext.named.factory=file-lock "
                     "-Daether.syncContext.named.nameMapper=file-gav")
 
 
+def root_problem(cache_dir: str, root: str) -> str | None:
+    """Why a project's cacheDir may not be used: outside the operator's root, or not normalised."""
+    if posixpath.normpath(cache_dir) != cache_dir:
+        return f"cacheDir {cache_dir!r} must be a normalised path (no '..', '.' or '//')"
+    if posixpath.commonpath([cache_dir, root]) != root:
+        return f"cacheDir {cache_dir!r} must be in the operator's cache root {root!r}"
+    return None
+
+
 def cache_scope(context: RenderContext, settings: ProjectSettings,
                 pipeline: Pipeline = _NO_CONFIG) -> str:
     """``trusted`` for trusted runs (`sidecar.config.trust`); everything else is not."""

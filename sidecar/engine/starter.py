@@ -53,8 +53,10 @@ class Starter:
     def __init__(self, *, store: Store, jenkins: JenkinsClient, templates: TemplateSet,
                  queue_wait: float = 60.0, poll: float = 0.2, callback_url: str = "",
                  pod_security: PodSecurityGate | None = None, workers: int = 8,
-                 retries: isolation.Retries = isolation.Retries()):
+                 retries: isolation.Retries = isolation.Retries(), cache_root: str = ""):
+        """cache_root: the operator's root every project's cacheDir must be in; "" checks none."""
         self._store, self._jenkins, self._templates = store, jenkins, templates
+        self._cache_root = cache_root
         self._pod_security = pod_security
         self._callback_url = callback_url
         self._queue_wait, self._poll = queue_wait, poll
@@ -156,6 +158,9 @@ class Starter:
         context = replace(executions.context_of(execution, pipeline),
                           callback_url=self._callback_url, slot=execution.cache_slot)
         settings = project_settings(session, execution.project)
+        problem = self._cache_root and cache.root_problem(settings.cache_dir, self._cache_root)
+        if problem:  # settings stored before the root was set, or written past the API
+            raise ConfigError(Problem(problem, config_path="cacheDir"))
         model = executions.model_of(execution)
         known = warmth.knowledge(session, execution, execution.cache_slot)
         placement = cache.place(model, context, settings, _history(session, pipeline.id), known)
