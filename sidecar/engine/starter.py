@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from sidecar import cache, render
 from sidecar.cache import scheme
+from sidecar.config import trust
 from sidecar.config.inputs import HistoryEntry
 from sidecar.config.templates import TemplateSet
 from sidecar.engine import isolation, warmth
@@ -170,7 +171,8 @@ class Starter:
         rendered = render.render(model, context, settings, placement, self._templates)
         execution.jenkinsfile, execution.pod_yaml = rendered.jenkinsfile, rendered.pod_yaml
         execution.jenkins_job = job_name(pipeline.id)
-        _mark_skipped(execution, render.skipped_steps(model, context, settings))
+        _mark_skipped(execution, render.prepare(model, context), context,
+                      trust.is_trusted(context, settings, model))
         return rendered.config_xml
 
     def _pod_security_check(self, execution: Execution, placement):
@@ -227,9 +229,12 @@ def _note(earlier: str, placement: str) -> str:
     return f"{hold} | {placement}" if hold else placement
 
 
-def _mark_skipped(execution: Execution, skipped: set[tuple[int, int]]) -> None:
+def _mark_skipped(execution: Execution, prepared, context, trusted: bool) -> None:
     """Steps the run skips (`when`, or withheld from an untrusted run) are Skipped from the
     start; Jenkins only confirms it."""
     for step in execution.steps:
-        if (step.stage_index, step.step_index) in skipped:
+        stage = prepared.stages[step.stage_index]
+        config_step = stage.steps[step.step_index]
+        if not render.step_runs(stage, config_step, context) or \
+                (not trusted and trust.withheld(config_step)):
             step.state = "Skipped"

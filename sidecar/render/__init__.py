@@ -6,6 +6,6 @@ affinity arrive as a `Placement` computed by `sidecar.cache` from the history.
 """
 
 from sidecar.render.pipeline import (REPORT_LABEL, Rendered, prepare, render,  # noqa: F401
-                                     skipped_steps, total_timeout)
+                                     total_timeout)
 from sidecar.render.placement import CacheMount, Placement  # noqa: F401
 from sidecar.render.steps import step_runs  # noqa: F401

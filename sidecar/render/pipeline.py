@@ -8,13 +8,13 @@ from typing import Any
 from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.model import Discarder, Pipeline, Stage, Step
 from sidecar.config.templates import TemplateSet
-from sidecar.config.trust import is_trusted, withheld
+from sidecar.config.trust import is_trusted
 from sidecar.errors import RenderError
 from sidecar.render.jenkinsfile import render_jenkinsfile
 from sidecar.render.jobxml import render_job_xml
 from sidecar.render.placement import Placement
 from sidecar.render.pod import assign_containers, build_pod, pod_yaml
-from sidecar.render.steps import StepPlan, plan_step, step_runs
+from sidecar.render.steps import StepPlan, plan_step
 
 
 REPORT_LABEL = "jenkins-sidecar report"
@@ -137,12 +137,3 @@ def _approval_view(plan: StepPlan, stage: Stage) -> dict:
         "timeout": options["timeout"],
         "parameters": [parameter.__dict__ for parameter in options["parameters"]],
     }
-
-
-def skipped_steps(pipeline: Pipeline, context: RenderContext,
-                  settings: ProjectSettings) -> set[tuple[int, int]]:
-    """(stage, step) of the prepared pipeline's steps this run skips: `when`, or withheld."""
-    trusted = is_trusted(context, settings, pipeline)
-    prepared = prepare(pipeline, context)
-    return {(s, i) for s, stage in enumerate(prepared.stages) for i, step in enumerate(stage.steps)
-            if not step_runs(stage, step, context) or (not trusted and withheld(step))}
