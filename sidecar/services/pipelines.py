@@ -75,7 +75,7 @@ def create(session: Session, body: dict[str, Any], *, check_notifiers: bool = Tr
         raise Conflict(f"pipeline {pipeline_id} exists already")
     pipeline = Pipeline(id=pipeline_id, project=project, name=name)
     if check_notifiers:
-        _check_recipients(session, project, body)
+        _check_names(session, project, body)
     _apply(pipeline, body)
     session.add(pipeline)
     session.flush()
@@ -88,7 +88,7 @@ def update(session: Session, pipeline_id: str, body: dict[str, Any]) -> Pipeline
     problems = _field_problems(body, allowed=set(FIELDS))
     if problems:
         raise ConfigError(problems)
-    _check_recipients(session, pipeline.project, body)
+    _check_names(session, pipeline.project, body)
     _apply(pipeline, body)
     return pipeline
 
@@ -166,7 +166,8 @@ def _field_problems(body: dict[str, Any], *, allowed: set[str]) -> list[Problem]
     return problems
 
 
-def _check_recipients(session: Session, project: str, body: dict[str, Any]) -> None:
+def _check_names(session: Session, project: str, body: dict[str, Any]) -> None:
+    """:raise ConfigError: the inline config names a Secret or a notifier the project lacks"""
     text = body.get("inlineConfig")
     if isinstance(text, str):
         projects.check_secrets(session, project, text, "inlineConfig")
