@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import os
+import posixpath
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -88,6 +90,9 @@ class ServiceSettings:
                                  "a standby takes over within twice this after the leader dies")
     instance_id: str = _setting("", "name of this replica in the leader lease, /readyz and the "
                                 "logs (e.g. the pod name); empty: host name and process id")
+    cache_root: str = _setting("/var/lib/jenkins-sidecar-cache", "host directory every "
+                               "project's cacheDir must be in (or be): a project cannot point "
+                               "its hostPath caches anywhere else on the nodes")
     outbound_allow: str = _setting("", "comma-separated hosts and CIDRs that outbound calls "
                                    "(SCM API, webhooks) may reach although private, loopback "
                                    "or link-local, e.g. 127.0.0.1/32,git.internal")
@@ -121,6 +126,9 @@ class ServiceSettings:
                 problems.append(_problem(name, "must start with http:// or https://"))
         if self.database_pool_size < 1:
             problems.append(_problem("database_pool_size", "must be at least 1"))
+        if not self.cache_root.startswith("/") or \
+                posixpath.normpath(self.cache_root) != self.cache_root:
+            problems.append(_problem("cache_root", "must be an absolute, normalised path"))
         if self.max_content_length < 1024:
             problems.append(_problem("max_content_length", "must be at least 1024 bytes"))
         if self.approval_webhook_url and not self.approval_webhook_secret:
@@ -214,7 +222,10 @@ def _convert(raw: str, declared: str) -> Any:
         return int(raw)
     if declared == "float":
         try:
-            return float(raw)
+            number = float(raw)
         except ValueError:
             raise ValueError("must be a number") from None
+        if not math.isfinite(number):  # NaN passes every comparison in validate()
+            raise ValueError("must be a finite number")
+        return number
     return raw

@@ -40,7 +40,7 @@ stages:
     cache: {paths: [/root/.m2/repository]}
   - runScriptConfig: {image: alpine:3.20, shellScript: ./lint}
 """
-SETTINGS = ProjectSettings(cache_dir="/cache-root")
+SETTINGS = ProjectSettings(cache_dir="/cache-root", protected_branches=("main", "release/**"))
 
 
 def _pod(templates, **context) -> dict:

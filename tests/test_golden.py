@@ -11,6 +11,8 @@ We test these aspects, for every case under tests/golden/cases:
   that runs in an agent, only with a callback URL; labelled, and run by ``#!/bin/sh``
   so no ``sh -x`` trace prints the token), and the embedded pod YAML equal to the
   golden pod.yaml;
+- steps withheld from an untrusted run are skipped, and what Groovy records of them is
+  the echoed reason, never a container;
 - the pod passes `kubernetes-validate --strict` for one pinned Kubernetes version;
 - config.xml is well-formed XML whose script is the Jenkinsfile.
 
@@ -29,6 +31,7 @@ import yaml
 
 from groovy_recorder import find
 from rendering import inputs, load_scenario, render_scenario
+from sidecar.config.trust import is_trusted, withheld
 from sidecar.config.when import when_matches
 from sidecar.errors import ConfigError
 from sidecar.render import REPORT_LABEL, prepare
@@ -72,8 +75,9 @@ def test_jenkinsfile_runs_in_groovy(rendering_scenario, groovy):
     jenkinsfile = rendering_scenario.sibling(".Jenkinsfile").read_text(encoding="utf-8")
     pod_text = rendering_scenario.sibling(".pod.yaml").read_text(encoding="utf-8")
     calls = groovy.record(jenkinsfile)
-    context, _, _ = inputs(rendering_scenario)
+    context, settings, _ = inputs(rendering_scenario)
     pipeline = prepare(load_scenario(rendering_scenario), context)
+    trusted = is_trusted(context, settings, pipeline)
     pod = yaml.safe_load(pod_text)
     containers = {c["name"]: c for c in pod["spec"]["containers"]}
 
@@ -97,9 +101,11 @@ def test_jenkinsfile_runs_in_groovy(rendering_scenario, groovy):
         assert branches == [f"step-{s}-{i}" for i in range(len(stage.steps))]
         for i, step in enumerate(stage.steps):
             call = stages[f"step-{s}-{i}"]
+            held = None if trusted else withheld(step)
             runs = (when_matches(stage.when, branch=context.branch, event=context.event)
-                    and when_matches(step.when, branch=context.branch, event=context.event))
-            _check_step(call, step, runs, context, containers)
+                    and when_matches(step.when, branch=context.branch, event=context.event)
+                    and not held)
+            _check_step(call, step, runs, context, containers, held)
             reporting = bool(context.callback_url) and runs and step.kind != "approvalConfig"
             _check_step_reports(call, (s, i) if reporting else None)
 
@@ -127,11 +133,17 @@ def _check_step_reports(call: dict, key: tuple[int, int] | None) -> None:
         assert f'"${{SIDECAR_CALLBACK_URL%/node}}/steps/{key[0]}/{key[1]}/{event}"' in script
 
 
-def _check_step(call: dict, step, runs: bool, context, containers: dict) -> None:
+def _check_step(call: dict, step, runs: bool, context, containers: dict,
+                held: str | None) -> None:
     skipped = [e.get("value") for e in find(call["children"], "expression")]
     assert skipped == ([] if runs else [False]), "when decided wrongly"
     timeouts = [t["args"][0]["time"] for t in _children(call, "options", "timeout")]
     assert timeouts == ([step.timeout] if step.timeout else [])
+    if held:
+        assert "not run for untrusted events" in held
+        assert [e["args"] for e in find(call["children"], "echo")] == [[held], [held]]
+        assert find(call["children"], "container") == []
+        return
     if step.kind == "approvalConfig":
         (input_call,) = find(call["children"], "input")
         assert input_call["args"][0]["message"] == step.options["message"]

@@ -32,7 +32,8 @@ from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.rancher import resolve_template, typed_answer
 from sidecar.config.schema import STEP_CONFIGS
 from sidecar.errors import ConfigError
-from sidecar.render.catalog import check_secret
+from sidecar.config import secrets
+from sidecar.config.loader import format_path
 
 DOCS_CONFIG = CASES / "rancher_docs_every_step.yml"
 RANCHER_STEP_TYPES = {"runScriptConfig", "publishImageConfig", "publishCatalogConfig",
@@ -150,27 +151,29 @@ stages:
 
 
 @pytest.mark.parametrize("event, mounted", [("push", True), ("pull_request", False)])
-def test_publish_credential_only_for_trusted_events(templates, event, mounted):
+def test_publish_credential_only_for_trusted_runs(templates, event, mounted):
     pipeline = config.parse_pipeline(PUBLISH)
-    context, settings = RenderContext(event=event), ProjectSettings()
+    context = RenderContext(event=event, branch="main", ref="refs/heads/main")
+    settings = ProjectSettings(secrets=("catalog-git",))
     pod = render.render(pipeline, context, settings, cache.place(pipeline, context, settings),
                         templates).pod
-    (container,) = [c for c in pod["spec"]["containers"] if c["name"] != "jnlp"]
-    mounts = [m["mountPath"] for m in container.get("volumeMounts", [])]
-    assert ("/var/run/secrets/git" in mounts) is mounted
+    steps = [c for c in pod["spec"]["containers"] if c["name"] != "jnlp"]
     secrets = [v["secret"]["secretName"] for v in pod["spec"].get("volumes", [])
                if "secret" in v]
     assert secrets == (["catalog-git"] if mounted else [])
+    if mounted:
+        (container,) = steps
+        assert "/var/run/secrets/git" in [m["mountPath"] for m in container["volumeMounts"]]
+    else:  # withheld: no container at all, the Jenkinsfile says why
+        assert steps == []
 
 
-def test_publish_credential_checked_against_allowed_secrets():
-    stage = SimpleNamespace(name="Publish")
-    check_secret(stage, "catalog-git", SimpleNamespace(secrets=["catalog-*"]))
-    check_secret(stage, "catalog-git", ProjectSettings())  # no allow-list: referenced by name
-    with pytest.raises(ConfigError) as excinfo:
-        check_secret(stage, "prod-db", SimpleNamespace(secrets=["catalog-*"]))
-    assert excinfo.value.lines == ["stage 'Publish': publishCatalogConfig.credentialSecret: "
-                                   "Secret 'prod-db' is not among the project's allowed secrets"]
+def test_publish_credential_is_a_secret_reference():
+    located = config.load_text(PUBLISH, "publish.yml")
+    found = [(name, format_path(path)) for name, path in secrets.references(located)]
+    assert found == [("catalog-git", "stages[0].steps[0].publishCatalogConfig.credentialSecret")]
+    (problem,) = secrets.problems(located, ("other",))
+    assert "catalog-git" in problem.message and problem.pos is not None
 
 
 FAKE_HELM = """#!/bin/sh

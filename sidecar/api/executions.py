@@ -120,5 +120,5 @@ def put_settings(project: str):
     body = json_body()
     with caller_session() as session:
         pipelines.visible_project(session, project)
-        return jsonify(projects.settings_view(
-            projects.update_settings(session, project, body)))
+        return jsonify(projects.settings_view(projects.update_settings(
+            session, project, body, cache_root=sidecar().settings.cache_root)))

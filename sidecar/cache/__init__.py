@@ -5,7 +5,7 @@ from __future__ import annotations
 from sidecar.cache.affinity import node_affinity
 from sidecar.cache.scheme import WarmKnowledge
 from sidecar.cache.tools import SLOT, policy
-from sidecar.cache.volumes import cache_mounts
+from sidecar.cache.volumes import cache_mounts, root_problem  # noqa: F401
 from sidecar.config.inputs import HistoryEntry, ProjectSettings, RenderContext
 from sidecar.config.model import Pipeline
 from sidecar.render import Placement, prepare

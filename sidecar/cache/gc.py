@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 from sidecar.cache.volumes import SCOPES, SLOT_SEGMENT
 
@@ -53,14 +54,18 @@ class CacheDir:
 def scan(root: Path) -> list[CacheDir]:
     """Every leaf cache directory under root, with its size and last use."""
     found = []
-    for scope_dir in sorted(root.glob("*/*/*")):
-        if scope_dir.name not in SCOPES or not _is_dir(scope_dir):
-            continue
-        for entry in sorted(p for p in scope_dir.iterdir() if _is_dir(p)):
-            slot = SLOT_SEGMENT.match(entry.name)
-            leaves = sorted(p for p in entry.iterdir() if _is_dir(p)) if slot else [entry]
-            found += [_measure(root, leaf, scope_dir.name, int(slot.group(1)) if slot else None)
-                      for leaf in leaves]
+    with _opened(root) as root_fd:
+        for project, pipeline, scope in _tree(root_fd, 3):
+            if scope not in SCOPES:
+                continue
+            with _descend(root_fd, (project, pipeline, scope)) as scope_fd:
+                for entry in _subdirs(scope_fd):
+                    slot = SLOT_SEGMENT.match(entry)
+                    leaves = [(entry, leaf) for leaf in _subdirs_of(scope_fd, entry)] \
+                        if slot else [(entry,)]
+                    found += [_measure(scope_fd, (project, pipeline, scope), leaf, scope,
+                                       int(slot.group(1)) if slot else None)
+                              for leaf in leaves]
     return found
 
 
@@ -102,45 +107,108 @@ def collect(root: Path, *, max_age_days: float, max_size: int, dry_run: bool = F
             "totalBytes": sum(k["sizeBytes"] for k in kept)}
 
 
-def _is_dir(path: Path) -> bool:
-    # Never follow symlinks: a build could plant one pointing anywhere on the node.
-    return stat.S_ISDIR(path.lstat().st_mode)
+# Every directory is opened by one name relative to its parent's descriptor with
+# O_NOFOLLOW: a build writes into these trees and could plant a symlink at any depth
+# (a project, a slot, a leaf, deep inside a cache) pointing anywhere on the node.
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
-def _measure(root: Path, leaf: Path, scope: str, slot: int | None) -> CacheDir:
-    size, newest = 0, leaf.lstat().st_mtime
-    for dirpath, dirnames, filenames in os.walk(leaf):
-        for name in dirnames:
-            newest = max(newest, os.lstat(os.path.join(dirpath, name)).st_mtime)
-        for name in filenames:
-            info = os.lstat(os.path.join(dirpath, name))
-            size += info.st_blocks * 512 if hasattr(info, "st_blocks") else info.st_size
-            newest = max(newest, info.st_mtime, info.st_atime)
-    return CacheDir(leaf.relative_to(root).as_posix(), scope, slot, size, newest)
+@contextmanager
+def _opened(root: Path) -> Iterator[int]:
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)  # the root is the operator's to choose
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _descend(parent: int, names: tuple[str, ...]) -> Iterator[int]:
+    """A descriptor of parent/names[0]/names[1]/..., no component a symlink. :raise OSError:"""
+    fd = os.dup(parent)
+    try:
+        for name in names:
+            child = os.open(name, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def _subdirs(fd: int) -> list[str]:
+    """Names of the real directories (never symlinks) in an open directory, sorted."""
+    with os.scandir(fd) as entries:
+        return sorted(e.name for e in entries if e.is_dir(follow_symlinks=False))
+
+
+def _subdirs_of(parent: int, name: str) -> list[str]:
+    with _descend(parent, (name,)) as fd:
+        return _subdirs(fd)
+
+
+def _tree(fd: int, depth: int, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every path of real directories exactly depth levels below fd."""
+    for name in _subdirs(fd):
+        if depth == 1:
+            yield prefix + (name,)
+            continue
+        try:
+            with _descend(fd, (name,)) as child:
+                yield from _tree(child, depth - 1, prefix + (name,))
+        except OSError:  # replaced by a symlink, or gone, since it was listed
+            continue
+
+
+def _measure(scope_fd: int, above: tuple[str, ...], leaf: tuple[str, ...], scope: str,
+             slot: int | None) -> CacheDir:
+    size = 0
+    with _descend(scope_fd, leaf) as leaf_fd:
+        newest = os.fstat(leaf_fd).st_mtime
+        for _, dirnames, filenames, dir_fd in os.fwalk(".", dir_fd=leaf_fd,
+                                                      follow_symlinks=False):
+            for name in dirnames:
+                newest = max(newest, os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mtime)
+            for name in filenames:
+                info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                size += info.st_blocks * 512 if hasattr(info, "st_blocks") else info.st_size
+                newest = max(newest, info.st_mtime, info.st_atime)
+    return CacheDir("/".join(above + leaf), scope, slot, size, newest)
 
 
 def _remove(root: Path, directory: str) -> bool:
     """Move directory out of the layout, then delete it; False if it could not be moved."""
-    trash = root / TRASH
-    trash.mkdir(exist_ok=True)
+    *parents, leaf = directory.split("/")
     try:
-        (root / directory).rename(trash / uuid.uuid4().hex)
+        with _opened(root) as root_fd:
+            try:
+                os.mkdir(TRASH, dir_fd=root_fd)
+            except FileExistsError:
+                pass
+            with _descend(root_fd, (TRASH,)) as trash_fd, \
+                    _descend(root_fd, tuple(parents)) as parent_fd:
+                os.rename(leaf, uuid.uuid4().hex, src_dir_fd=parent_fd, dst_dir_fd=trash_fd)
+            _drop_empty_parents(root_fd, parents)
     except OSError:
         return False
-    _drop_empty_parents(root, (root / directory).parent)
     return True
 
 
-def _drop_empty_parents(root: Path, parent: Path) -> None:
-    while parent != root:
+def _drop_empty_parents(root_fd: int, parents: list[str]) -> None:
+    while parents:
         try:
-            parent.rmdir()
+            with _descend(root_fd, tuple(parents[:-1])) as fd:
+                os.rmdir(parents[-1], dir_fd=fd)
         except OSError:
             return
-        parent = parent.parent
+        parents = parents[:-1]
 
 
 def _empty_trash(root: Path) -> None:
-    trash = root / TRASH
-    if trash.is_dir():
-        shutil.rmtree(trash, ignore_errors=True)
+    with _opened(root) as root_fd:
+        try:
+            with _descend(root_fd, (TRASH,)):
+                pass  # a real directory, not a symlink to one
+        except OSError:
+            return
+        shutil.rmtree(TRASH, dir_fd=root_fd, ignore_errors=True)  # fd-based: follows no link

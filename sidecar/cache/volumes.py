@@ -3,9 +3,10 @@
 Layout: ``<cacheDir>/<project>/<pipeline>/<scope>[/slot-<k>]/<path>``, every segment made
 safe by `path_segment` (``sidecar/cache/gc.py`` parses it back).
 
-- scope: ``trusted`` for tags and the pipeline's protected branches, ``untrusted`` for
-  pull requests and every other branch, so untrusted code never writes into the cache
-  that protected builds read (DESIGN §5). Untrusted runs get a writable cache of their
+- scope: ``trusted`` for trusted runs (tags and the project's protected branches, as
+  `sidecar.config.trust` decides), ``untrusted`` for pull requests and every other
+  branch, so untrusted code never writes into the cache that protected builds read
+  (DESIGN §5, §10). Untrusted runs get a writable cache of their
   own rather than the trusted one read-only: most tools cannot run on a read-only cache.
 - slot: only for tools whose cache is unsafe for concurrent writers (`tools.policy`);
   the execution's slot (lowest free among the pipeline's running executions) keeps two
@@ -19,13 +20,13 @@ import re
 
 from sidecar.cache.tools import SLOT, policy, tool_cache
 from sidecar.config.inputs import ProjectSettings, RenderContext
-from sidecar.config.model import DEFAULT_PROTECTED_BRANCHES, Constraint, Pipeline
-from sidecar.config.when import branch_matches
+from sidecar.config.model import Pipeline
+from sidecar.config.trust import is_trusted
 from sidecar.render.naming import path_segment, short_hash
 from sidecar.render.placement import CacheMount, StepKey
-from sidecar.render.steps import UNTRUSTED_EVENTS
 
 SCOPES = ("trusted", "untrusted")
+_NO_CONFIG = Pipeline(stages=())  # a config that does not narrow the protected list
 SLOT_SEGMENT = re.compile(r"^slot-(\d+)$")
 # Maven Resolver 1.9 (Maven 3.9) and 2.x (Maven 4) read the same keys: advisory file
 # locks in the local repository coordinate processes on one kernel, so across pods.
@@ -33,26 +34,29 @@ MAVEN_FILE_LOCKS = ("-Daether.syncContext.named.factory=file-lock "
                     "-Daether.syncContext.named.nameMapper=file-gav")
 
 
-def cache_scope(context: RenderContext,
-                protected: tuple[str, ...] = DEFAULT_PROTECTED_BRANCHES) -> str:
-    """``trusted`` for tags and protected branches; pull requests and the rest are not."""
-    if context.event in UNTRUSTED_EVENTS:
-        return "untrusted"
-    if context.event == "tag":
-        return "trusted"
-    trusted = any(branch_matches(Constraint(include=(glob,)), context.branch)
-                  for glob in protected)
-    return "trusted" if trusted else "untrusted"
+def root_problem(cache_dir: str, root: str) -> str | None:
+    """Why a project's cacheDir may not be used: outside the operator's root, or not normalised."""
+    if posixpath.normpath(cache_dir) != cache_dir:
+        return f"cacheDir {cache_dir!r} must be a normalised path (no '..', '.' or '//')"
+    if posixpath.commonpath([cache_dir, root]) != root:
+        return f"cacheDir {cache_dir!r} must be in the operator's cache root {root!r}"
+    return None
+
+
+def cache_scope(context: RenderContext, settings: ProjectSettings,
+                pipeline: Pipeline = _NO_CONFIG) -> str:
+    """``trusted`` for trusted runs (`sidecar.config.trust`); everything else is not."""
+    return "trusted" if is_trusted(context, settings, pipeline) else "untrusted"
 
 
 def host_path(context: RenderContext, settings: ProjectSettings, mount_path: str,
-              protected: tuple[str, ...] = DEFAULT_PROTECTED_BRANCHES) -> str:
+              pipeline: Pipeline = _NO_CONFIG) -> str:
     """The node directory that backs mount_path for this run."""
     leaf = path_segment(mount_path.strip("/"))
     if SLOT_SEGMENT.match(leaf):  # never mistaken for a slot directory
         leaf = f"{leaf}-{short_hash(leaf)}"
     parts = [settings.cache_dir, path_segment(context.project), path_segment(context.pipeline_id),
-             cache_scope(context, protected)]
+             cache_scope(context, settings, pipeline)]
     if policy(mount_path) == SLOT:
         parts.append(f"slot-{context.slot or 0}")
     return posixpath.join(*parts, leaf)
@@ -66,14 +70,14 @@ def cache_mounts(pipeline: Pipeline, context: RenderContext,
         for i, step in enumerate(stage.steps):
             paths = stage.cache_paths(step)
             if paths:
-                mounts[(s, i)] = tuple(_mount(context, settings, path, pipeline.protected_branches)
+                mounts[(s, i)] = tuple(_mount(context, settings, path, pipeline)
                                        for path in paths)
     return mounts
 
 
 def _mount(context: RenderContext, settings: ProjectSettings, mount_path: str,
-           protected: tuple[str, ...]) -> CacheMount:
-    directory = host_path(context, settings, mount_path, protected)
+           pipeline: Pipeline) -> CacheMount:
+    directory = host_path(context, settings, mount_path, pipeline)
     known = tool_cache(mount_path)
     env = (("MAVEN_OPTS", MAVEN_FILE_LOCKS),) if known and known.tool == "maven" else ()
     return CacheMount(volume=f"cache-{short_hash(directory, 12)}", host_path=directory,

@@ -21,8 +21,7 @@ def build_pipeline(data: dict) -> model.Pipeline:
         branch=_constraint(data.get("branch")),
         notification=_build_notification(data.get("notification")),
         discarder=_build_discarder(data.get("discarder")),
-        protected_branches=tuple(data.get("cache", {}).get(
-            "protectedBranches", model.DEFAULT_PROTECTED_BRANCHES)),
+        protected_branches=_optional_tuple(data.get("cache", {}).get("protectedBranches")),
     )
 
 
@@ -138,6 +137,10 @@ def _strings(data: Any) -> tuple[str, ...]:
     if data is None:
         return ()
     return tuple(data) if isinstance(data, list) else (data,)
+
+
+def _optional_tuple(data: list | None) -> tuple | None:
+    return None if data is None else tuple(data)
 
 
 def _env(data: dict | None) -> tuple[tuple[str, str], ...]:

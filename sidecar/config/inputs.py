@@ -7,13 +7,15 @@ so loading, validation errors (with positions) and documentation come from one p
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sidecar.config.loader import Located
+from sidecar.config.model import DEFAULT_PROTECTED_BRANCHES
 from sidecar.config.schema import EVENTS, QUANTITY
 from sidecar.config.validate import schema_problems
-from sidecar.errors import ConfigError
+from sidecar.errors import ConfigError, Problem
 
 T = TypeVar("T")
 
@@ -28,6 +30,7 @@ _ID = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9:._/-]{0,252}$",
 # A leading '-' would make git read a ref as an option; git forbids such names anyway.
 _NO_OPTION = {"type": "string", "pattern": "^(?!-)",
               "x-expected": "a git name not starting with '-'"}
+_SECRET_NAME = "^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
 _QTY = {"type": ["string", "number"], "pattern": QUANTITY,
         "x-expected": "a Kubernetes quantity such as 500m, 2 or 1Gi"}
 
@@ -106,6 +109,15 @@ class ProjectSettings:
     service_account: str = _field("serviceAccount", "jenkins-agent",
                                   {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},
                                   "service account of agent pods (never cluster-admin)")
+    protected_branches: tuple[str, ...] = _field(
+        "protectedBranches", DEFAULT_PROTECTED_BRANCHES,
+        {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "branch globs whose push, manual, cron and image runs are trusted (Secrets, deploy "
+        "steps, the trusted cache); a config's cache.protectedBranches can only narrow it")
+    secrets: tuple[str, ...] = _field(
+        "secrets", (), {"type": "array", "items": {"type": "string", "pattern": _SECRET_NAME}},
+        "Kubernetes Secrets the project's configs may name (envFrom, credentialSecret); "
+        "the sidecar's own Secrets never, even when listed")
 
 
 @dataclass(frozen=True)
@@ -122,7 +134,7 @@ def from_located(cls: type[T], located: Located) -> T:
     """Build a settings-like dataclass from a YAML mapping; missing keys take defaults."""
     if located.data is None:
         return cls()
-    problems = schema_problems(located, schema_of(cls))
+    problems = schema_problems(located, schema_of(cls)) + _non_finite(located)
     if problems:
         raise ConfigError(problems)
     by_key = {f.metadata["key"]: f.name for f in dataclasses.fields(cls)}
@@ -150,7 +162,18 @@ def schema_of(cls: type) -> dict:
     return {"type": "object", "properties": properties, "additionalProperties": False}
 
 
+def _non_finite(located: Located) -> list[Problem]:
+    """NaN and infinities pass every JSON Schema bound (all comparisons are false)."""
+    if not isinstance(located.data, dict):
+        return []
+    return [Problem(f"{key} must be a finite number", located.pos((key,)), key)
+            for key, value in located.data.items()
+            if isinstance(value, float) and not math.isfinite(value)]
+
+
 def _as_text(value: Any, name: str, cls: type) -> Any:
     # Quantities may be written as YAML numbers (cpu: 2); the pod wants their text.
     declared = {f.name: f.type for f in dataclasses.fields(cls)}[name]
+    if declared.startswith("tuple") and isinstance(value, list):
+        return tuple(value)
     return str(value) if declared == "str" and isinstance(value, (int, float)) else value

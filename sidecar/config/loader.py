@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from sidecar.config import bounds
 from sidecar.errors import ConfigError, Pos, Problem
 
 ConfigPath = tuple[str | int, ...]
@@ -57,7 +58,8 @@ def load_file(path: str | Path, *, display_name: str | None = None) -> Located:
     """Read and load one YAML file; unreadable files become a ConfigError."""
     name = display_name or str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as source:
+            text = source.read(bounds.MAX_BYTES + 1)  # more is refused unread
     except FileNotFoundError:
         raise ConfigError(Problem(f"file not found: {path}")) from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -67,6 +69,7 @@ def load_file(path: str | Path, *, display_name: str | None = None) -> Located:
 
 def load_text(text: str, file: str) -> Located:
     """Load one YAML document from text, recording positions; empty text loads as None."""
+    bounds.check(text, file)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 # kaniko keeps base image layers here (--cache-dir); cached when a publish step caches.
 KANIKO_CACHE_DIR = "/cache"
-# Branches whose runs may write the trusted cache when the config names none.
+# Branches whose runs are trusted when the project's settings name none.
 DEFAULT_PROTECTED_BRANCHES = ("main", "master")
 
 
@@ -157,8 +157,8 @@ class Pipeline:
     branch: Constraint | None = None
     notification: Notification | None = None
     discarder: Discarder | None = None
-    protected_branches: tuple[str, ...] = DEFAULT_PROTECTED_BRANCHES
-    """Branch globs whose runs are trusted to write the shared cache (tags always are)."""
+    protected_branches: tuple[str, ...] | None = None
+    """The config's own protected branch globs: they only narrow the project's list."""
 
     @property
     def has_source(self) -> bool:

@@ -175,8 +175,9 @@ PIPELINE = _obj({
     }),
     "cache": _obj({"protectedBranches": {
         "type": "array", "items": _NON_EMPTY,
-        "description": "branch globs trusted to write the shared cache (default main, master); "
-                       "tags are trusted, pull requests and other branches use their own"}}),
+        "description": "narrows the project's protectedBranches setting (a branch must match "
+                       "both); it can never widen it: the commit being built does not decide "
+                       "its own trust"}}),
     "discarder": _obj({"daysToKeep": {"type": "integer", "minimum": 1},
                        "numToKeep": {"type": "integer", "minimum": 1}}),
 }, ("stages",))

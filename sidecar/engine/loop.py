@@ -55,12 +55,13 @@ class Engine:
                  public_url: str = "", notify_backoff: float = 5.0,
                  retention_interval: float = 0.0, reconcile: float = 0.0,
                  retries: Retries | None = None, clock: Callable[[], datetime] = utcnow,
-                 outbound: Client | None = None):
+                 outbound: Client | None = None, cache_root: str = ""):
         """reconcile: seconds between two looks at a run nothing announced a change of
         (`sidecar.engine.follow`); 0 looks at every run every cycle.
         retries: how an execution that fails unexpectedly is retried, then failed.
         clock: what following takes for now (simulations run many cycles at once).
-        outbound: the guarded client notifications are sent through."""
+        outbound: the guarded client notifications are sent through.
+        cache_root: the operator's root every project's cacheDir must be in."""
         self._store, self._jenkins, self._interval = store, jenkins, interval
         self._pods, self._pod_lost_grace = pods, timedelta(seconds=pod_lost_grace)
         self._cycles = 0
@@ -69,7 +70,8 @@ class Engine:
         gate = PodSecurityGate(pods, pods.namespace) if pods else None
         self._starter = Starter(store=store, jenkins=jenkins, templates=templates,
                                 queue_wait=queue_wait, callback_url=callback_url,
-                                pod_security=gate, workers=start_workers, retries=retries)
+                                pod_security=gate, workers=start_workers, retries=retries,
+                                cache_root=cache_root)
         self._follower = Follower(store=store, jenkins=jenkins, reconcile=reconcile,
                                   interval=interval, retries=retries, clock=clock)
         self._approvals = ApprovalWorker(store=store, jenkins=jenkins, notifier=notifier,

@@ -49,7 +49,8 @@ def build_engine(settings: ServiceSettings, store, jenkins) -> Engine:
                   reconcile=settings.sync_reconcile, callback_url=settings.callback_url,
                   pod_lost_grace=settings.pod_lost_grace, notifier=notifier,
                   public_url=settings.public_url,
-                  retention_interval=settings.retention_interval, outbound=client)
+                  retention_interval=settings.retention_interval, outbound=client,
+                  cache_root=settings.cache_root)
 
 
 def run(settings: ServiceSettings, holder: str, stop: threading.Event) -> int:

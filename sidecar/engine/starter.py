@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from sidecar import cache, render
 from sidecar.cache import scheme
+from sidecar.config import trust
 from sidecar.config.inputs import HistoryEntry
 from sidecar.config.templates import TemplateSet
 from sidecar.engine import isolation, warmth
@@ -54,8 +55,10 @@ class Starter:
     def __init__(self, *, store: Store, jenkins: JenkinsClient, templates: TemplateSet,
                  queue_wait: float = 60.0, poll: float = 0.2, callback_url: str = "",
                  pod_security: PodSecurityGate | None = None, workers: int = 8,
-                 retries: isolation.Retries = isolation.Retries()):
+                 retries: isolation.Retries = isolation.Retries(), cache_root: str = ""):
+        """cache_root: the operator's root every project's cacheDir must be in; "" checks none."""
         self._store, self._jenkins, self._templates = store, jenkins, templates
+        self._cache_root = cache_root
         self._pod_security = pod_security
         self._callback_url = callback_url
         self._queue_wait, self._poll = queue_wait, poll
@@ -157,6 +160,9 @@ class Starter:
         context = replace(executions.context_of(execution, pipeline),
                           callback_url=self._callback_url, slot=execution.cache_slot)
         settings = project_settings(session, execution.project)
+        problem = self._cache_root and cache.root_problem(settings.cache_dir, self._cache_root)
+        if problem:  # settings stored before the root was set, or written past the API
+            raise ConfigError(Problem(problem, config_path="cacheDir"))
         model = executions.model_of(execution)
         known = warmth.knowledge(session, execution, execution.cache_slot)
         placement = cache.place(model, context, settings, _history(session, pipeline.id), known)
@@ -168,7 +174,8 @@ class Starter:
         rendered = render.render(model, context, settings, placement, self._templates)
         execution.jenkinsfile, execution.pod_yaml = rendered.jenkinsfile, rendered.pod_yaml
         execution.jenkins_job = job_name(pipeline.id)
-        _mark_skipped(execution, render.prepare(model, context), context)
+        _mark_skipped(execution, render.prepare(model, context), context,
+                      trust.is_trusted(context, settings, model))
         return rendered.config_xml
 
     def _pod_security_check(self, execution: Execution, placement):
@@ -225,9 +232,12 @@ def _note(earlier: str, placement: str) -> str:
     return f"{hold} | {placement}" if hold else placement
 
 
-def _mark_skipped(execution: Execution, prepared, context) -> None:
-    """Steps whose `when` did not match are Skipped from the start; Jenkins only confirms it."""
+def _mark_skipped(execution: Execution, prepared, context, trusted: bool) -> None:
+    """Steps the run skips (`when`, or withheld from an untrusted run) are Skipped from the
+    start; Jenkins only confirms it."""
     for step in execution.steps:
         stage = prepared.stages[step.stage_index]
-        if not render.step_runs(stage, stage.steps[step.step_index], context):
+        config_step = stage.steps[step.step_index]
+        if not render.step_runs(stage, config_step, context) or \
+                (not trusted and trust.withheld(config_step)):
             step.state = "Skipped"

@@ -11,7 +11,6 @@ catalog (Rancher's layout), substitute ``${CICD_…}`` in its files as Rancher d
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
 from typing import Any
 
 from sidecar.config.inputs import ProjectSettings, RenderContext
@@ -56,21 +55,9 @@ def publish(stage: Stage, step: Step, context: RenderContext,
         "GIT_AUTHOR": options["gitAuthor"], "GIT_EMAIL": options["gitEmail"],
         "CICD_GIT_TAG": variables["CICD_GIT_TAG"],  # for ${CICD_GIT_TAG} in the chart's files
     }
-    from sidecar.render.steps import UNTRUSTED_EVENTS  # steps imports this module
     secret = options.get("credentialSecret")
-    if not secret or context.event in UNTRUSTED_EVENTS:
+    if not secret:  # with one, only trusted runs get here (`withheld`)
         return "catalog", env, []
-    check_secret(stage, secret, settings)
     volume = {"name": f"git-credential-{secret}"[:63].rstrip("-"),  # a DNS label
               "secret": {"secretName": secret, "defaultMode": 0o400}}
     return "catalog", env, [(volume, GIT_CREDENTIAL_PATH)]
-
-
-def check_secret(stage: Stage, secret: str, settings: ProjectSettings) -> None:
-    """A Secret the project allows, when the project lists its allowed Secrets (`secrets`)."""
-    allowed = getattr(settings, "secrets", None)
-    if allowed is None:
-        return
-    if not any(fnmatchcase(secret, pattern) for pattern in allowed):
-        raise ConfigError(f"stage {stage.name!r}: publishCatalogConfig.credentialSecret: "
-                          f"Secret {secret!r} is not among the project's allowed secrets")

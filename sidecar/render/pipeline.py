@@ -8,6 +8,7 @@ from typing import Any
 from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.model import Discarder, Pipeline, Stage, Step
 from sidecar.config.templates import TemplateSet
+from sidecar.config.trust import is_trusted
 from sidecar.errors import RenderError, SidecarError
 from sidecar.render import limits
 from sidecar.render.groovy import groovy_string
@@ -50,8 +51,9 @@ def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings
            placement: Placement, templates: TemplateSet) -> Rendered:
     """Render a prepared pipeline for one execution; pure, no I/O."""
     given, pipeline = pipeline, prepare(pipeline, context)
+    trusted = is_trusted(context, settings, pipeline)
     plans = [plan_step(stage, (s, i), step, context=context, settings=settings,
-                       placement=placement, tools=templates.tools)
+                       placement=placement, tools=templates.tools, trusted=trusted)
              for s, stage in enumerate(pipeline.stages) for i, step in enumerate(stage.steps)]
     plans, containers = assign_containers(plans)
     pod = build_pod(templates.base_pod, pipeline, plans, containers,
@@ -125,6 +127,9 @@ def _segments(pipeline: Pipeline, plans: list[StepPlan], step_report: str | None
     for segment in segments:
         if segment["kind"] == "agent":
             segment["runs"] = any(stage["runs"] for stage in segment["stages"])
+            # A skipped scope evaluates nothing inside: it says why its steps are withheld.
+            segment["notes"] = [] if segment["runs"] else \
+                [note for stage in segment["stages"] for note in stage["notes"]]
     return segments
 
 
@@ -139,7 +144,9 @@ def _stage_view(stage: Stage, plans: list[StepPlan], step_report: str | None) ->
             view["reports"] = {event: _step_report(step_report, plan, event)
                                for event in ("start", "end")}
         steps.append(view)
-    return {"name": stage.name, "runs": any(p.runs for p in plans), "steps": steps}
+    runs = any(p.runs for p in plans)
+    notes = [] if runs else [p.withheld for p in plans if p.withheld]
+    return {"name": stage.name, "runs": runs, "steps": steps, "notes": notes}
 
 
 def _step_report(script: str, plan: StepPlan, event: str) -> str:

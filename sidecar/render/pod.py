@@ -72,7 +72,20 @@ def build_pod(base: dict, pipeline: Pipeline, plans: list[StepPlan], containers:
         spec["affinity"] = copy.deepcopy(placement.affinity)
     if context.callback_url:
         _add_node_report(spec, context)
+    _harden(spec)
     return pod
+
+
+def _harden(spec: dict) -> None:
+    """Whatever the base template says: no automounted token, the runtime's seccomp
+    profile, and no privilege escalation in any container that is not privileged."""
+    spec["automountServiceAccountToken"] = False
+    spec["securityContext"] = {**spec.get("securityContext", {}),
+                               "seccompProfile": {"type": "RuntimeDefault"}}
+    for container in spec.get("initContainers", []) + spec["containers"]:
+        context = container.get("securityContext", {})
+        if not context.get("privileged"):
+            container["securityContext"] = {**context, "allowPrivilegeEscalation": False}
 
 
 def _add_node_report(spec: dict, context: RenderContext) -> None:

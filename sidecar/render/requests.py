@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.model import Pipeline
 from sidecar.config.quantity import parse_quantity
+from sidecar.config.trust import is_trusted, withheld
 from sidecar.render.steps import resources, step_runs
 
 NO_CONTAINER = ("approvalConfig", "sourceCodeConfig")  # these run in jnlp or not at all
@@ -40,9 +41,11 @@ def pod_requests(pipeline: Pipeline, context: RenderContext,
     """The summed container requests of the run's pod (see the module docstring)."""
     seen: set[tuple] = set()
     total = Requests(0, 0)
+    trusted = is_trusted(context, settings, pipeline)
     for stage in pipeline.stages:
         for step in stage.steps:
-            if step.kind in NO_CONTAINER or not step_runs(stage, step, context):
+            if step.kind in NO_CONTAINER or not step_runs(stage, step, context) or \
+                    (not trusted and withheld(step)):
                 continue
             asked = resources(step.resources, settings)["requests"]
             key = (step.kind, step.options.get("image"), asked["cpu"], asked["memory"])

@@ -16,13 +16,12 @@ import yaml
 from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.model import KANIKO_CACHE_DIR, Resources, Stage, Step, helm_key_path
 from sidecar.config.quantity import parse_quantity
+from sidecar.config.trust import UNTRUSTED_EVENTS, withheld  # noqa: F401
 from sidecar.config.when import when_matches
 from sidecar.render import catalog
 from sidecar.render.placement import CacheMount, Placement, StepKey
 from sidecar.render.variables import cicd_env, cicd_variables, literal_env, substitute
 
-# Events whose code is not trusted with secrets.
-UNTRUSTED_EVENTS = ("pull_request",)
 # The service account token, mounted only into the containers of deploying steps (the
 # pod itself does not automount it): what kubelet would project, but not everywhere.
 API_ACCESS_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -49,6 +48,7 @@ class StepPlan:
     script: str | None = None
     checkout: dict[str, Any] | None = None
     approval: dict[str, Any] | None = None
+    withheld: str | None = None               # why an untrusted run does not run it
     container: str | None = field(default=None, compare=False)
 
 
@@ -64,23 +64,31 @@ def step_runs(stage: Stage, step: Step, context: RenderContext) -> bool:
 
 
 def plan_step(stage: Stage, key: StepKey, step: Step, *, context: RenderContext,
-              settings: ProjectSettings, placement: Placement, tools: dict) -> StepPlan:
-    """Plan one step: whether it runs, its container spec and what it executes."""
+              settings: ProjectSettings, placement: Placement, tools: dict,
+              trusted: bool) -> StepPlan:
+    """Plan one step: whether it runs, its container spec and what it executes.
+
+    In an untrusted run a step that needs what is withheld gets no container at all:
+    it is skipped with the reason, never rendered half-armed.
+    """
     runs = step_runs(stage, step, context)
     base = dict(key=key, name=step_name(key), kind=step.kind, runs=runs, timeout=step.timeout)
+    reason = None if trusted else withheld(step)
+    if reason:
+        return StepPlan(**{**base, "runs": False}, withheld=reason)
     if step.kind == "approvalConfig":
         return StepPlan(**base, approval=dict(step.options))
     if step.kind == "sourceCodeConfig":
         return StepPlan(**base, checkout=_checkout(context), container="jnlp")
     if step.kind == "runScriptConfig":
-        spec = _step_container(step, step.options["image"], ["cat"], [], key,
-                               context=context, settings=settings, placement=placement)
+        spec = _step_container(step, step.options["image"], ["cat"], cicd_env(context), key,
+                               trusted=trusted, settings=settings, placement=placement)
         return StepPlan(**base, spec=spec, script=step.options["shellScript"])
     tool_name, tool_env, secrets = _TOOL_STEPS[step.kind](stage, step, context, settings)
     tool = tools[tool_name]
     spec = _step_container(step, tool["image"], tool.get("command", ["cat"]),
-                           [literal_env(k, v) for k, v in tool_env.items()], key,
-                           context=context, settings=settings, placement=placement)
+                           cicd_env(context) + [literal_env(k, v) for k, v in tool_env.items()],
+                           key, trusted=trusted, settings=settings, placement=placement)
     if secrets:
         spec["volumeMounts"] = spec.get("volumeMounts", []) + [
             {"name": volume["name"], "mountPath": path, "readOnly": True}
@@ -90,12 +98,12 @@ def plan_step(stage: Stage, key: StepKey, step: Step, *, context: RenderContext,
 
 
 def _step_container(step: Step, image: str, command: list[str], tool_env: list[dict],
-                    key: StepKey, *, context: RenderContext, settings: ProjectSettings,
+                    key: StepKey, *, trusted: bool, settings: ProjectSettings,
                     placement: Placement) -> dict[str, Any]:
     own = _with_cache_env(step.env, placement.mounts.get(key, ()))
-    env = cicd_env(context) + tool_env + [{"name": k, "value": v} for k, v in own]
-    if context.event not in UNTRUSTED_EVENTS:
-        # Secrets never reach code from a pull request (DESIGN §3).
+    env = tool_env + [{"name": k, "value": v} for k, v in own]
+    if trusted:
+        # Secrets never reach untrusted code (DESIGN §10); the step runs without them.
         env += [{"name": s.target_key,
                  "valueFrom": {"secretKeyRef": {"name": s.source_name, "key": s.source_key}}}
                 for s in step.env_from]
@@ -153,7 +161,8 @@ def _checkout(context: RenderContext) -> dict[str, Any]:
     # Fetch the ref into a fixed local name and build the recorded commit when known,
     # so a push that lands during the run cannot change what is built.
     fetched = "refs/remotes/origin/sidecar-build"
-    ref = context.ref or f"refs/heads/{context.branch}"
+    kind = "tags" if context.event == "tag" else "heads"
+    ref = context.ref or f"refs/{kind}/{context.branch}"
     remote = {"url": context.git_url, "refspec": f"+{ref}:{fetched}"}
     if context.git_credential_id:
         remote["credentialsId"] = context.git_credential_id
@@ -181,7 +190,7 @@ def _kaniko(stage: Stage, step: Step, context: RenderContext, settings) -> ToolC
         env["PLUGIN_BUILD_ARGS"] = " ".join(build_args)
         env.update({f"PLUGIN_BUILD_ARG_{k}": _text(v) for k, v in build_args.items()})
     secrets = []
-    if options.get("credentialSecret") and context.event not in UNTRUSTED_EVENTS:
+    if options.get("credentialSecret"):  # only trusted runs get here (`withheld`)
         name = options["credentialSecret"]
         secrets.append(({"name": f"docker-config-{name}"[:63], "secret": {
             "secretName": name, "items": [{"key": ".dockerconfigjson", "path": "config.json"}]}},

@@ -8,7 +8,7 @@ restarts.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session, selectinload
 from sidecar import config, render
 from sidecar.config.inputs import RenderContext
 from sidecar.config.model import Pipeline as PipelineModel
+from sidecar.config.trust import TAG_PREFIX, ref_problem
 from sidecar.config.when import branch_matches
 from sidecar.errors import ConfigError, Problem
 from sidecar.jenkins import build_url
 from sidecar.metrics import record
-from sidecar.services import notifications
+from sidecar.services import notifications, projects
 from sidecar.services.pipelines import Conflict, NotFound
 from sidecar.store.models import (END_STATES, Execution, Pipeline, ScheduledInfo,
                                   StepState, utcnow)
@@ -61,7 +62,9 @@ def trigger(session: Session, pipeline_id: str, request: TriggerRequest) -> Exec
     text = request.config_text if request.config_text is not None else pipeline.inline_config
     if text is None:
         raise ConfigError(Problem("the pipeline has no inline config; pass a config to run"))
+    request = _checked_event(request)
     model = config.parse_pipeline(text, "config")
+    projects.check_secrets(session, pipeline.project, text, "config")
     if not branch_matches(model.branch, request.branch):
         raise Conflict(f"branch {request.branch!r} is outside the pipeline's branch filter")
     notifications.check_recipients(session, pipeline.project, text, "config",
@@ -201,6 +204,20 @@ def _build_url(execution: Execution, jenkins_url: str) -> str | None:
 
 def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
+
+
+def _checked_event(request: TriggerRequest) -> TriggerRequest:
+    """The request with a known event that fits its ref; a tag without a ref gets its tag ref.
+
+    Whether a run is trusted follows from the event and the ref (`sidecar.config.trust`),
+    so neither may be anything the sidecar does not understand. :raise ConfigError:
+    """
+    problem = ref_problem(request.event, request.ref)
+    if problem:
+        raise ConfigError(Problem(problem, config_path="event"))
+    if request.event == "tag" and not request.ref:
+        return replace(request, ref=TAG_PREFIX + request.branch)
+    return request
 
 
 def _parameters(model: PipelineModel, given: Mapping[str, Any]) -> dict[str, str]:

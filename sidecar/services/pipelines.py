@@ -11,8 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sidecar import config
+from sidecar.config import secrets
 from sidecar.errors import ConfigError, Problem, SidecarError
-from sidecar.services import notifications
+from sidecar.services import notifications, projects
 from sidecar.services import triggers as webhook_triggers
 from sidecar.store import scope
 from sidecar.store.models import Pipeline, ScheduledInfo
@@ -74,7 +75,7 @@ def create(session: Session, body: dict[str, Any], *, check_notifiers: bool = Tr
         raise Conflict(f"pipeline {pipeline_id} exists already")
     pipeline = Pipeline(id=pipeline_id, project=project, name=name)
     if check_notifiers:
-        _check_recipients(session, project, body)
+        _check_names(session, project, body)
     _apply(pipeline, body)
     session.add(pipeline)
     session.flush()
@@ -87,7 +88,7 @@ def update(session: Session, pipeline_id: str, body: dict[str, Any]) -> Pipeline
     problems = _field_problems(body, allowed=set(FIELDS))
     if problems:
         raise ConfigError(problems)
-    _check_recipients(session, pipeline.project, body)
+    _check_names(session, pipeline.project, body)
     _apply(pipeline, body)
     return pipeline
 
@@ -134,14 +135,19 @@ def delete(session: Session, pipeline_id: str) -> None:
 
 def load_examples(session: Session, directory: Path) -> int:
     """Store every example config of a directory as an inline pipeline; returns how many."""
-    count = 0
+    count, named = 0, set(projects.project_settings(session, "examples").secrets)
     for path in sorted(directory.glob("*.yml")):
         if path.name == "context.yml" or session.get(Pipeline, f"examples:{path.stem}"):
             continue
-        create(session, {"project": "examples", "name": path.stem,
-                         "inlineConfig": path.read_text(encoding="utf-8")},
+        text = path.read_text(encoding="utf-8")
+        create(session, {"project": "examples", "name": path.stem, "inlineConfig": text},
                check_notifiers=False)
+        # The operator chose the directory: its configs' Secrets are the demo's allow-list.
+        named |= {name for name, _ in secrets.references(config.load_text(text, path.name))
+                  if not secrets.reserved(name)}
         count += 1
+    if named:
+        projects.update_settings(session, "examples", {"secrets": sorted(named)})
     return count
 
 
@@ -160,9 +166,11 @@ def _field_problems(body: dict[str, Any], *, allowed: set[str]) -> list[Problem]
     return problems
 
 
-def _check_recipients(session: Session, project: str, body: dict[str, Any]) -> None:
+def _check_names(session: Session, project: str, body: dict[str, Any]) -> None:
+    """:raise ConfigError: the inline config names a Secret or a notifier the project lacks"""
     text = body.get("inlineConfig")
     if isinstance(text, str):
+        projects.check_secrets(session, project, text, "inlineConfig")
         notification = config.parse_pipeline(text, "inlineConfig").notification
         notifications.check_recipients(session, project, text, "inlineConfig", notification)
 

@@ -9,8 +9,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sidecar.cache.volumes import root_problem
+from sidecar.config import secrets
 from sidecar.config.inputs import ProjectSettings, from_located
-from sidecar.config.loader import Located
+from sidecar.config.loader import Located, load_text
+from sidecar.errors import ConfigError, Problem
 from sidecar.store.models import Setting
 
 DEFAULT_PROJECT = "default"
@@ -25,14 +28,21 @@ def project_settings(session: Session, project: str) -> ProjectSettings:
     return from_located(ProjectSettings, Located(values, f"settings of {project}"))
 
 
-def update_settings(session: Session, project: str, values: dict[str, Any]) -> ProjectSettings:
-    """Store settings for a project (validated together with what it has); None removes one."""
+def update_settings(session: Session, project: str, values: dict[str, Any],
+                    cache_root: str | None = None) -> ProjectSettings:
+    """Store settings for a project (validated together with what it has); None removes one.
+
+    cache_root: the operator's root that cacheDir must stay in (SIDECAR_CACHE_ROOT).
+    """
     current = {row.name: json.loads(row.value) for row in session.scalars(
         select(Setting).where(Setting.project == project))}
     merged = {**current, **{k: v for k, v in values.items() if v is not None}}
     for key in [k for k, v in values.items() if v is None]:
         merged.pop(key, None)
-    from_located(ProjectSettings, Located(merged, "settings"))  # raises ConfigError
+    checked = from_located(ProjectSettings, Located(merged, "settings"))  # raises ConfigError
+    problem = cache_root and root_problem(checked.cache_dir, cache_root)
+    if problem:
+        raise ConfigError(Problem(problem, config_path="cacheDir"))
     for row in session.scalars(select(Setting).where(Setting.project == project)):
         session.delete(row)
     session.flush()
@@ -45,3 +55,10 @@ def update_settings(session: Session, project: str, values: dict[str, Any]) -> P
 def settings_view(settings: ProjectSettings) -> dict[str, Any]:
     """Settings as the API shows them: the YAML keys."""
     return {f.metadata["key"]: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+
+
+def check_secrets(session: Session, project: str, text: str, file: str) -> None:
+    """:raise ConfigError: the config names a Secret its project may not use (with where)"""
+    problems = secrets.problems(load_text(text, file), project_settings(session, project).secrets)
+    if problems:
+        raise ConfigError(problems)
