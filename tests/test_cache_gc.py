@@ -29,7 +29,8 @@ from werkzeug.serving import make_server
 
 from sidecar.app import create_app
 from sidecar.cache import gc
-from sidecar.cache.volumes import host_path
+from sidecar.cache.tools import SLOT, policy
+from sidecar.cache.volumes import host_path, leaf_segment
 from sidecar.cli import main
 from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.services import nodecaches, pipelines
@@ -43,8 +44,10 @@ MB = 1 << 20
 def _cache(root, mount: str, *, days_ago: float, size_mb: int, pipeline="web:app",
            project="web", slot=None, event="push") -> str:
     """A cache directory where a render would put it; returns it relative to root."""
-    context = RenderContext(pipeline_id=pipeline, project=project, event=event, slot=slot)
+    context = RenderContext(pipeline_id=pipeline, project=project, event=event)
     directory = host_path(context, ProjectSettings(cache_dir=str(root)), mount)
+    if policy(mount) == SLOT:  # what a pod's claim of that slot creates
+        directory = os.path.join(directory, f"slot-{slot or 0}", leaf_segment(mount))
     os.makedirs(directory)
     blob = os.path.join(directory, "blob")
     with open(blob, "wb") as handle:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sidecar.cache.volumes import SCOPES, SLOT_SEGMENT
+from sidecar.cache.volumes import RESERVED, SCOPES, SLOT_SEGMENT
 
 TRASH = ".gc-trash"
 DAY = 86400.0
@@ -56,7 +56,8 @@ def scan(root: Path) -> list[CacheDir]:
     for scope_dir in sorted(root.glob("*/*/*")):
         if scope_dir.name not in SCOPES or not _is_dir(scope_dir):
             continue
-        for entry in sorted(p for p in scope_dir.iterdir() if _is_dir(p)):
+        # pods/ holds the slot claims' per-pod symlinks, not a cache.
+        for entry in sorted(p for p in scope_dir.iterdir() if _is_dir(p) and p.name not in RESERVED):
             slot = SLOT_SEGMENT.match(entry.name)
             leaves = sorted(p for p in entry.iterdir() if _is_dir(p)) if slot else [entry]
             found += [_measure(root, leaf, scope_dir.name, int(slot.group(1)) if slot else None)
