@@ -103,7 +103,8 @@ class Trace:
     """
 
     def __init__(self, path: str, saving: float):
-        rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
+        with open(path, encoding="utf-8") as lines:
+            rows = [json.loads(line) for line in lines if line.strip()]
         rows = sorted((r for r in rows if r.get("durationSeconds")), key=lambda r: _time(r))
         names = sorted({r["pipeline"] for r in rows})
         index = {name: i for i, name in enumerate(names)}
