@@ -37,7 +37,7 @@ from sidecar.config.inputs import ProjectSettings  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sim_run import Simulation, summarise  # noqa: E402,F401
-from sim_scheduler import Cluster, Pod  # noqa: E402,F401
+from sim_scheduler import Cluster, Node, Pod  # noqa: E402,F401
 from sim_workload import Trace  # noqa: E402
 
 SCHEMES = ("none", "seed", "pin", "warm", "warm+hold")
