@@ -11,11 +11,14 @@ would touch a directory's atime, so those are not counted). Directories unused f
 longer than `max_age` go first, then the least recently used until the rest fits in
 `max_size`. A directory used within `keep_recent` is never removed: a running build
 may be writing to it. Removal renames the directory out of the layout first, so a pod
-starting meanwhile finds either the whole cache or none.
+starting meanwhile finds either the whole cache or none. A slot directory whose
+``slot-<k>.lock`` a pod holds (`sidecar.render.slotclaim`) is never removed; gc holds
+that lock itself while it removes one, so no pod claims it halfway.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import stat
@@ -91,7 +94,7 @@ def collect(root: Path, *, max_age_days: float, max_size: int, dry_run: bool = F
     for d in dirs:
         if d.directory not in chosen:
             kept.append(d.view("present"))
-        elif dry_run or _remove(root, d.directory):
+        elif dry_run or _remove_unclaimed(root, d):
             removed.append(d.view("pruned", chosen[d.directory]))
         else:
             failed.append(d.directory)
@@ -118,6 +121,23 @@ def _measure(root: Path, leaf: Path, scope: str, slot: int | None) -> CacheDir:
             size += info.st_blocks * 512 if hasattr(info, "st_blocks") else info.st_size
             newest = max(newest, info.st_mtime, info.st_atime)
     return CacheDir(leaf.relative_to(root).as_posix(), scope, slot, size, newest)
+
+
+def _remove_unclaimed(root: Path, d: CacheDir) -> bool:
+    """Remove d unless a running pod holds its slot's lock; the lock is kept meanwhile."""
+    if d.slot is None:
+        return _remove(root, d.directory)
+    lock = (root / d.directory).parent.parent / f"slot-{d.slot}.lock"
+    try:
+        handle = open(lock, "rb")
+    except OSError:  # no lock file: nobody has claimed this slot since it was made
+        return _remove(root, d.directory)
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # a pod is using this slot now
+        return _remove(root, d.directory)  # closing the file drops the lock
 
 
 def _remove(root: Path, directory: str) -> bool:
