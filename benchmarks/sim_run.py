@@ -175,7 +175,8 @@ class Simulation:
                 room = any(fits(n, pod) for n in self.cluster.nodes if n.name in usable)
             limit = locality.max_hold(self.expected(pod.pipeline), self.p.saving, self.p.hold)
             decision = locality.decide(
-                usable=len(usable), warm_elsewhere=bool(scheme.usable_nodes(knowledge, any_slot=True)),
+                usable=len(usable),
+                warm_elsewhere=bool(scheme.usable_nodes(knowledge, any_slot=True)),
                 room=room, held_for=None if held_since is None else self.now - held_since,
                 limit=limit, wait=self.expected_wait(pod, knowledge, usable, room))
             if decision.hold:
@@ -228,7 +229,8 @@ class Simulation:
         self.requested[0 if ci else 1] += pod.cpu
         pod.node, duration = node, pod.base
         if ci:
-            self.history[pod.pipeline] = ([node.name] + self.history[pod.pipeline])[:scheme.SEED_TERMS]
+            newest = [node.name] + self.history[pod.pipeline]
+            self.history[pod.pipeline] = newest[:scheme.SEED_TERMS]
             pod.slot = claim(node, pod.pipeline) if self.p.mode == "slot" else None
             entry = node.caches.get((pod.pipeline, pod.slot))
             pod.hit = entry is not None
@@ -254,7 +256,8 @@ class Simulation:
             if not pod.measured and self.window[0] > WINDOW:
                 self.window[1] += 1
                 self.window[2] += pod.cpu * (self.now - pod.bound)
-            self.recent[pod.pipeline] = ([self.now - pod.bound] + self.recent[pod.pipeline])[:RECENT]
+            recent = [self.now - pod.bound] + self.recent[pod.pipeline]
+            self.recent[pod.pipeline] = recent[:RECENT]
             if node in self.cluster.nodes:
                 self.write_cache(node, pod)
             if pod.measured:

@@ -116,7 +116,7 @@ class Trace:
         self.runs, last = [], None
         for r in rows:
             i, at = index[r["pipeline"]], _time(r)
-            cold = r["durationSeconds"] / (1 - saving) if r.get("cacheHit") else r["durationSeconds"]
+            cold = r["durationSeconds"] / (1 - saving if r.get("cacheHit") else 1)
             requests = r.get("requests") or {}
             self.cpu[i] = int(requests.get("cpuMillis") or self.cpu[i])
             self.mem[i] = int((requests.get("memoryBytes") or self.mem[i] * 2 ** 20) // 2 ** 20)

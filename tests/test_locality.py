@@ -6,8 +6,9 @@ the expected wait is longer than what is left of it); a run of a slot-cache pipe
 whose only warm slot (node, slot, as the pods reported) is busy is held in Queueing with
 its reason and the source of its estimate when that run is expected to end soon, and
 starts as soon as that run ends — or when the hold ends, by an injected clock; it is
-not held when that run is expected to take longer than the saving; the next render stops preferring a node
-whose cache gc reported pruned, or that left the cluster, and says why on the execution.
+not held when that run is expected to take longer than the saving; the next render
+stops preferring a node whose cache gc reported pruned, or that left the cluster, and
+says why on the execution.
 """
 
 from __future__ import annotations

@@ -60,7 +60,8 @@ def scan(root: Path) -> list[CacheDir]:
         if scope_dir.name not in SCOPES or not _is_dir(scope_dir):
             continue
         # pods/ holds the slot claims' per-pod symlinks, not a cache.
-        for entry in sorted(p for p in scope_dir.iterdir() if _is_dir(p) and p.name not in RESERVED):
+        entries = (p for p in scope_dir.iterdir() if _is_dir(p) and p.name not in RESERVED)
+        for entry in sorted(entries):
             slot = SLOT_SEGMENT.match(entry.name)
             leaves = sorted(p for p in entry.iterdir() if _is_dir(p)) if slot else [entry]
             found += [_measure(root, leaf, scope_dir.name, int(slot.group(1)) if slot else None)

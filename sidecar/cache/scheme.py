@@ -10,8 +10,8 @@ LeastAllocated + BalancedAllocation difference (at most 100 + 100) can overturn.
 is usable when a run of this pipeline finished there, later than any gc report that
 pruned that cache, the node is still in the cluster, and — for slot caches — at least one
 of the pipeline's warm slots there is not held by a running execution: the run's pod
-claims the warmest free slot on the node it lands on (`sidecar.cache.slots`). The benchmark (benchmarks/cache_sim.py) and the renderer both
-call these functions.
+claims the warmest free slot on the node it lands on (`sidecar.render.slotclaim`). The
+benchmark (benchmarks/cache_sim.py) and the renderer both call these functions.
 """
 
 from __future__ import annotations

@@ -123,8 +123,10 @@ def cache_owner_containers(containers: list[dict], volumes: list[dict],
             continue
         mounts = by_uid.setdefault(uid, [])
         # A slot cache: only the leaf in the claimed slot (kubelet expands $(…) in args).
-        mounts += [(m["name"], m.get("subPathExpr", "")) for m in container.get("volumeMounts", [])
-                   if m["name"] in host_paths and (m["name"], m.get("subPathExpr", "")) not in mounts]
+        for m in container.get("volumeMounts", []):
+            mount = (m["name"], m.get("subPathExpr", ""))
+            if m["name"] in host_paths and mount not in mounts:
+                mounts.append(mount)
     return [_cache_owner(uid, mounts, tool) for uid, mounts in sorted(by_uid.items()) if mounts]
 
 
