@@ -39,6 +39,8 @@ class Node:
     free_mem: int
     caches: dict = field(default_factory=dict)  # (pipeline, slot) -> [size, last_used, users]
     used: int = 0
+    locks: dict = field(default_factory=dict)  # pipeline -> slots locked by running pods
+    running: dict = field(default_factory=dict)  # id -> CI pod bound here (the sidecar's own)
 
 
 @dataclass
@@ -56,6 +58,8 @@ class Pod:
     ever_warm: bool = False
     terms: tuple = ([], None)  # parsed affinity: preferred (weight, names), required names
     bound: float = 0.0
+    counted: tuple | None = None  # the cache entry whose in-use count this run raised
+    expect: float = 0.0  # the sidecar's expected run time when it started
 
 
 class Cluster:

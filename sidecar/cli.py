@@ -65,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _add_cache_commands(commands)
     _add_db_commands(commands)
+    _add_history_commands(commands)
 
     serve_cmd = commands.add_parser("serve", help="run the service: the API workers and the "
                                     "engine, each in its own processes (settings: SIDECAR_*)")
@@ -106,6 +107,45 @@ def _add_cache_commands(commands) -> None:
     gc_cmd.add_argument("--every", type=float, metavar="SECONDS",
                         help="repeat forever with this pause (as a DaemonSet does)")
     gc_cmd.set_defaults(handler=_cache_gc)
+
+
+def _add_history_commands(commands) -> None:
+    history_cmd = commands.add_parser("history", help="execution history of the database")
+    actions = history_cmd.add_subparsers(dest="history_command", required=True)
+    export_cmd = actions.add_parser(
+        "export", help="write started executions as JSON lines (benchmarks/cache_sim.py --trace)")
+    export_cmd.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    export_cmd.add_argument("--since", help="only executions triggered at or after this "
+                            "ISO 8601 time (UTC)")
+    history_cmd.set_defaults(handler=_history)
+
+
+def _history(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from sidecar.services import history
+    from sidecar.settings import settings_from
+    from sidecar.store import Store
+
+    since = None
+    if args.since:
+        try:
+            since = datetime.fromisoformat(args.since.replace("Z", "+00:00"))
+        except ValueError:
+            raise SidecarError(f"--since {args.since!r} is not an ISO 8601 time") from None
+        if since.tzinfo is None:  # times are UTC
+            since = since.replace(tzinfo=timezone.utc)
+    store = Store(settings_from(os.environ).database_url)
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        with store.session() as session:
+            for row in history.export(session, since):
+                out.write(json.dumps(row, sort_keys=True) + "\n")
+    finally:
+        if args.output:
+            out.close()
+        store.dispose()
+    return 0
 
 
 def _add_db_commands(commands) -> None:

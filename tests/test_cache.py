@@ -1,8 +1,10 @@
 """Cache volumes and node affinity.
 
 We test these aspects:
-- a step with two cached paths, in a stage with one: exactly the right hostPath volumes
-  (DirectoryOrCreate, under cacheDir) and mounts, only in the containers that asked;
+- a step with two cached paths, in a stage with one: exactly the right hostPath volume
+  (DirectoryOrCreate, the pipeline's scope directory under cacheDir, since these unknown
+  tools get slots) and mounts through the pod's slot claim, only in the containers that
+  asked; the claim container comes first and holds the slot for the pod's lifetime;
 - 12 history entries give 10 preferred terms, weights 100..10, newest first, matching
   metadata.name; unscheduled entries are skipped; the hostname label on request;
 - pull-request runs write to their own cache scope;
@@ -14,7 +16,7 @@ from __future__ import annotations
 import yaml
 
 from sidecar import cache, config, render
-from sidecar.cache.volumes import host_path
+from sidecar.cache.volumes import host_path, leaf_segment
 from sidecar.config.inputs import HistoryEntry, ProjectSettings, RenderContext
 
 CONFIG = """
@@ -44,13 +46,18 @@ def test_step_paths_override_stage_path_and_mount_only_where_asked(templates):
               for c in pod["spec"]["containers"]}
     assert mounts == {"jnlp": [], "step-0-0": ["/step/one", "/step/two"],
                       "step-0-1": ["/stage/cache"], "step-0-2": []}
-    volumes = pod["spec"]["volumes"]
-    assert len(volumes) == 3
-    assert all(v["hostPath"]["type"] == "DirectoryOrCreate" for v in volumes)
-    assert all(v["hostPath"]["path"].startswith("/cache-root/default/local/trusted/")
-               for v in volumes)
-    mounted = {m["name"] for c in pod["spec"]["containers"] for m in c.get("volumeMounts", [])}
-    assert mounted == {v["name"] for v in volumes}
+    volumes = [v for v in pod["spec"]["volumes"] if "hostPath" in v]
+    assert [v["hostPath"] for v in volumes] == [
+        {"path": "/cache-root/default/local/trusted", "type": "DirectoryOrCreate"}]
+    subpaths = [m["subPathExpr"] for c in pod["spec"]["containers"]
+                for m in c.get("volumeMounts", [])]
+    assert subpaths == [f"pods/$(SIDECAR_POD_NAME)/{leaf_segment(p)}"
+                        for p in ("/step/one", "/step/two", "/stage/cache")]
+    assert len(set(subpaths)) == 3
+    claim = pod["spec"]["initContainers"][0]
+    assert claim["name"] == "cache-slot" and claim["restartPolicy"] == "Always"
+    assert claim["volumeMounts"][0] == {"name": volumes[0]["name"],
+                                        "mountPath": f"/sidecar-slots/{volumes[0]['name']}"}
 
 
 def _history(count: int) -> tuple[HistoryEntry, ...]:
@@ -84,7 +91,7 @@ def test_pull_requests_write_to_their_own_scope():
     trusted = host_path(RenderContext(event="push"), SETTINGS, "/root/.m2")
     untrusted = host_path(RenderContext(event="pull_request"), SETTINGS, "/root/.m2")
     assert trusted != untrusted
-    assert "/untrusted/" in untrusted and "/trusted/" in trusted
+    assert untrusted.endswith("/untrusted") and trusted.endswith("/trusted")
 
 
 def test_host_paths_are_deterministic_and_stay_under_the_root():
@@ -92,9 +99,10 @@ def test_host_paths_are_deterministic_and_stay_under_the_root():
     first = host_path(context, SETTINGS, "/root/../../x y")
     assert first == host_path(context, SETTINGS, "/root/../../x y")
     assert first.startswith("/cache-root/") and "/../" not in first
-    assert len(first.split("/")) == 7  # unknown tools get a slot segment
-    other = host_path(context, SETTINGS, "/root/.._.._x y")
-    assert other != first
+    # Unknown tools get slots: the volume is the scope directory, the leaf is per path.
+    assert len(first.split("/")) == 5
+    assert leaf_segment("/root/../../x y") != leaf_segment("/root/.._.._x y")
+    assert "/" not in leaf_segment("/root/../../x y")
 
 
 def test_pod_yaml_is_the_pod(templates):

@@ -6,6 +6,8 @@ We test these aspects:
 - over the size bound, the least recently used go first until the rest fits; caches
   unused longer than max-age go regardless; a cache used within keep-recent stays;
   removed directories are gone from disk, empty parents too, the rest untouched;
+- a slot directory whose lock a pod holds is never removed (reported failed) while a
+  free slot of the same age goes; the claims' pods/ symlinks are not caches;
 - a dry run removes nothing and reports the same choice;
 - bad arguments exit 2 with one clear line;
 - end to end over HTTP: the report reaches POST /api/v1/nodes/{node}/caches with a
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import fcntl
 import os
 import threading
 import time
@@ -29,7 +32,8 @@ from werkzeug.serving import make_server
 
 from sidecar.app import create_app
 from sidecar.cache import gc
-from sidecar.cache.volumes import host_path
+from sidecar.cache.tools import SLOT, policy
+from sidecar.cache.volumes import host_path, leaf_segment
 from sidecar.cli import main
 from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.services import nodecaches, pipelines
@@ -43,8 +47,10 @@ MB = 1 << 20
 def _cache(root, mount: str, *, days_ago: float, size_mb: int, pipeline="web:app",
            project="web", slot=None, event="push") -> str:
     """A cache directory where a render would put it; returns it relative to root."""
-    context = RenderContext(pipeline_id=pipeline, project=project, event=event, slot=slot)
+    context = RenderContext(pipeline_id=pipeline, project=project, event=event)
     directory = host_path(context, ProjectSettings(cache_dir=str(root)), mount)
+    if policy(mount) == SLOT:  # what a pod's claim of that slot creates
+        directory = os.path.join(directory, f"slot-{slot or 0}", leaf_segment(mount))
     os.makedirs(directory)
     blob = os.path.join(directory, "blob")
     with open(blob, "wb") as handle:
@@ -108,6 +114,22 @@ def test_gc_holds_the_size_bound_lru_first(tree, capsys):
     assert {d.directory for d in remaining} == {names["npm"], names["fresh"]}
     assert not (root / "ops").exists()  # empty parents go too
     assert not (root / gc.TRASH).exists()
+
+
+def test_a_slot_a_pod_holds_is_never_removed(tree, tmp_path):
+    root, names = tree
+    scope = root / "web" / "web_app-faf48d1d" / "trusted"
+    (scope / "pods").mkdir()  # the claims' symlinks: not a cache
+    os.symlink("../slot-1", scope / "pods" / "agent-pod")
+    with open(scope / "slot-1.lock", "w") as held:  # a running pod's claim of slot 1
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        (scope / "slot-0.lock").touch()  # claimed once, free now
+        report = gc.collect(root, max_age_days=1, max_size=1 << 40, keep_recent=0, now=NOW)
+    removed = {r["directory"] for r in report["removed"]}
+    assert names["gradle0"] in removed and names["gradle1"] not in removed
+    assert report["failed"] == [names["gradle1"]] and (root / names["gradle1"]).is_dir()
+    assert "web/web_app-faf48d1d/trusted/pods" not in {d.directory for d in gc.scan(root)}
+    assert os.path.islink(scope / "pods" / "agent-pod")
 
 
 def test_recently_used_caches_stay_even_over_the_bound(tree):

@@ -1,15 +1,17 @@
 """Node-local caches are safe to share: slots, trust, Maven locks, non-root owners.
 
 We test these aspects:
-- two concurrent runs (slots 0 and 1) of a slot-policy cache get different writable
-  host directories (Gradle; Maven, whose locks cannot be relied on), while shared caches
-  (npm) stay one directory;
+- a slot-policy cache (Gradle; Maven, whose locks cannot be relied on) is mounted through
+  the pod's slot claim (the scope directory, subPathExpr pods/<pod>/<leaf>; the claim
+  itself is tested in test_cache_slots.py), while a shared cache (npm) is one directory;
 - a pull-request run and a run of an unprotected branch never mount the trusted cache,
   not even read-only; protected branches (globs) and tags do; an empty list trusts only tags;
 - a container mounting `.m2/repository` gets the resolver's file-lock sync context in
   MAVEN_OPTS, before the step's own MAVEN_OPTS; other containers do not;
-- a non-root step gets an init container that mounts the same hostPath volumes, runs as
-  root with only CAP_CHOWN/CAP_DAC_READ_SEARCH and chowns to the step's uid;
+- a non-root step gets an init container, after the slot claim, that mounts the same
+  hostPath volumes, runs as root with only CAP_CHOWN/CAP_DAC_READ_SEARCH and chowns to
+  the step's uid its shared caches and its leaves in the claimed slot, not another
+  step's; a root-only pod has the claim and no owner;
 - the init container's script, run on a real directory created by root 0755, makes it
   writable by an unprivileged child process with that uid (and a warm cache is left alone).
 """
@@ -23,7 +25,7 @@ import sys
 import pytest
 
 from sidecar import cache, config, render
-from sidecar.cache.volumes import MAVEN_FILE_LOCKS
+from sidecar.cache.volumes import MAVEN_FILE_LOCKS, leaf_segment
 from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.render.pod import CACHE_OWNER_ROOT
 
@@ -51,24 +53,24 @@ def _pod(templates, **context) -> dict:
 
 
 def _host_paths(pod: dict) -> dict[str, str]:
-    """mountPath -> hostPath over every step container."""
-    volumes = {v["name"]: v["hostPath"]["path"] for v in pod["spec"]["volumes"]}
-    return {m["mountPath"]: volumes[m["name"]] for c in pod["spec"]["containers"]
-            for m in c.get("volumeMounts", [])}
+    """mountPath -> hostPath (with the subPathExpr, if any) over every step container."""
+    volumes = {v["name"]: v["hostPath"]["path"] for v in pod["spec"]["volumes"]
+               if "hostPath" in v}
+    return {m["mountPath"]: "/".join(filter(None, (volumes[m["name"]], m.get("subPathExpr"))))
+            for c in pod["spec"]["containers"] for m in c.get("volumeMounts", [])
+            if m["name"] in volumes}
 
 
 def _container(pod: dict, name: str) -> dict:
     return next(c for c in pod["spec"]["containers"] if c["name"] == name)
 
 
-def test_concurrent_runs_get_their_own_slot_of_unsafe_caches(templates):
-    first = _host_paths(_pod(templates, execution_id="e-1", slot=0))
-    second = _host_paths(_pod(templates, execution_id="e-2", slot=1))
+def test_unsafe_caches_go_through_the_pods_slot_claim(templates):
+    paths = _host_paths(_pod(templates, execution_id="e-1"))
+    scope = "/cache-root/web/web_app-faf48d1d/trusted"
     for unsafe in ("/home/gradle/.gradle", "/root/.m2/repository"):
-        assert first[unsafe] != second[unsafe]
-        assert "/trusted/slot-0/" in first[unsafe] and "/trusted/slot-1/" in second[unsafe]
-    shared = "/home/gradle/.npm"
-    assert first[shared] == second[shared] and "/slot-" not in first[shared]
+        assert paths[unsafe] == f"{scope}/pods/$(SIDECAR_POD_NAME)/{leaf_segment(unsafe)}"
+    assert paths["/home/gradle/.npm"] == f"{scope}/{leaf_segment('/home/gradle/.npm')}"
 
 
 @pytest.mark.parametrize("event,branch,scope", [
@@ -86,10 +88,9 @@ def test_untrusted_runs_mount_nothing_of_the_trusted_cache(templates):
     for context in ({"event": "pull_request", "branch": "main"},
                     {"event": "push", "branch": "feature/x"}):
         pod = _pod(templates, **context)
-        mounted = {v["hostPath"]["path"] for v in pod["spec"]["volumes"]}
+        mounted = {v["hostPath"]["path"] for v in pod["spec"]["volumes"] if "hostPath" in v}
         assert not mounted & trusted
-        assert not any(path.startswith("/cache-root/web/web_app-") and "/trusted/" in path
-                       for path in mounted)
+        assert {path.split("/")[4] for path in mounted} == {"untrusted"}
 
 
 def test_an_empty_protected_list_trusts_only_tags(templates):
@@ -115,25 +116,28 @@ def test_non_root_step_gets_an_init_container_that_owns_its_caches(templates):
     pod = _pod(templates)
     step = _container(pod, "step-0-0")
     assert step["securityContext"]["runAsUser"] == 1000
-    (init,) = pod["spec"]["initContainers"]
-    assert init["name"] == "cache-owner-1000"
+    claim, init = pod["spec"]["initContainers"]
+    assert claim["name"] == "cache-slot" and init["name"] == "cache-owner-1000"
     step_volumes = [m["name"] for m in step["volumeMounts"]]
     assert [m["name"] for m in init["volumeMounts"]] == step_volumes
     assert init["command"][3:] == ["cache-owner", "1000"] + [
-        f"{CACHE_OWNER_ROOT}/{name}" for name in step_volumes]
+        "/".join(filter(None, (f"{CACHE_OWNER_ROOT}/{m['name']}", m.get("subPathExpr"))))
+        for m in step["volumeMounts"]]
+    assert init["env"] == [{"name": "SIDECAR_POD_NAME",
+                            "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]
     context = init["securityContext"]
     assert context["runAsUser"] == 0 and context["allowPrivilegeEscalation"] is False
     assert context["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN", "DAC_READ_SEARCH"]}
-    # The root Maven step needs no owner: it is not in the init container.
-    maven = _container(pod, "step-0-1")["volumeMounts"][0]["name"]
-    assert maven not in {m["name"] for m in init["volumeMounts"]}
+    # The root Maven step needs no owner: its leaf is not handed to uid 1000.
+    maven = _container(pod, "step-0-1")["volumeMounts"][0]["subPathExpr"]
+    assert not any(arg.endswith(maven) for arg in init["command"])
 
 
-def test_root_only_pods_have_no_init_container(templates):
+def test_root_only_pods_have_the_claim_and_no_owner(templates):
     pipeline = config.parse_pipeline(CONFIG.replace("    runAsUser: 1000\n", ""))
     placement = cache.place(pipeline, RenderContext(), SETTINGS)
     pod = render.render(pipeline, RenderContext(), SETTINGS, placement, templates).pod
-    assert "initContainers" not in pod["spec"]
+    assert [c["name"] for c in pod["spec"]["initContainers"]] == ["cache-slot"]
 
 
 def _as_user(uid: int, script: str, cwd) -> subprocess.CompletedProcess:
@@ -149,7 +153,7 @@ def _as_user(uid: int, script: str, cwd) -> subprocess.CompletedProcess:
                     reason="needs root to create root-owned directories and drop to a uid")
 def test_owner_script_makes_a_root_created_cache_writable_by_the_step_uid(templates, tmp_path):
     uid = 1000
-    init = _pod(templates)["spec"]["initContainers"][0]
+    init = _pod(templates)["spec"]["initContainers"][1]
     root_owned = tmp_path / "node" / "gradle"       # what kubelet creates: root, 0755
     root_owned.mkdir(parents=True)
     (root_owned / "old-entry").mkdir()              # left by an earlier root run

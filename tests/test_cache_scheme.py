@@ -2,16 +2,16 @@
 
 We test: the warm scheme gives every node with a usable warm cache one term of weight
 100 (deduplicated, newest first); a cache pruned by gc after its last finished run, a
-node that left the cluster, or a warm cache in another slot is not preferred, and a run
-that finished after a prune makes the node warm again; the seed scheme keeps its
-weights; pinning requires the newest warm node; slots are the lowest free; the render
-path (`cache.place`) uses the same functions and the run's slot.
+node that left the cluster, or a node whose every warm slot is held by a running
+execution is not preferred, and a run that finished after a prune makes the node warm
+again; the seed scheme keeps its weights; pinning requires the newest warm node; the
+render path (`cache.place`) uses the same functions and the busy slots.
 """
 
 from __future__ import annotations
 
 from sidecar import cache
-from sidecar.cache.scheme import (WarmCache, WarmKnowledge, affinity_for, choose_slot, describe,
+from sidecar.cache.scheme import (WarmCache, WarmKnowledge, affinity_for, describe,
                                   usable_nodes)
 from sidecar.config import parse_pipeline
 from sidecar.config.inputs import HistoryEntry, ProjectSettings, RenderContext
@@ -38,12 +38,15 @@ def test_pruned_and_departed_nodes_are_dropped_until_warm_again():
     assert "n1" in describe("warm", knowledge)
 
 
-def test_slot_caches_count_only_in_the_runs_slot():
-    warm = (WarmCache("n1", 0, 9.0), WarmCache("n2", 1, 8.0))
-    assert usable_nodes(WarmKnowledge(warm=warm, slot=1)) == ("n2",)
-    assert usable_nodes(WarmKnowledge(warm=warm, slot=2)) == ()
-    assert usable_nodes(WarmKnowledge(warm=warm, slot=2), any_slot=True) == ("n1", "n2")
-    assert "slot 2 is cold" in describe("warm", WarmKnowledge(warm=warm, slot=2))
+def test_a_node_counts_while_one_of_its_warm_slots_is_free():
+    warm = (WarmCache("n1", 0, 9.0), WarmCache("n2", 1, 8.0), WarmCache("n1", 2, 7.0))
+    assert usable_nodes(WarmKnowledge(warm=warm, busy=frozenset({("n1", 0)}))) == ("n2", "n1")
+    all_busy = frozenset({("n1", 0), ("n1", 2), ("n2", 1)})
+    assert usable_nodes(WarmKnowledge(warm=warm, busy=all_busy)) == ()
+    assert usable_nodes(WarmKnowledge(warm=warm, busy=all_busy), any_slot=True) == ("n1", "n2")
+    assert "every warm slot is busy" in describe("warm", WarmKnowledge(warm=warm, busy=all_busy))
+    # A slot busy on one node says nothing about the same slot number on another.
+    assert usable_nodes(WarmKnowledge(warm=warm, busy=frozenset({("n2", 0)}))) == ("n1", "n2")
 
 
 def test_seed_weights_and_pinning():
@@ -56,10 +59,6 @@ def test_seed_weights_and_pinning():
     assert affinity_for("none", knowledge) is None
 
 
-def test_lowest_free_slot():
-    assert [choose_slot(s) for s in (set(), {0}, {0, 2}, {1})] == [0, 1, 1, 0]
-
-
 CONFIG = """
 stages:
 - name: Build
@@ -69,15 +68,16 @@ stages:
 """
 
 
-def test_render_path_uses_the_scheme_and_the_slot():
+def test_render_path_uses_the_scheme_and_the_busy_slots():
     pipeline, settings = parse_pipeline(CONFIG, "config"), ProjectSettings()
-    context = RenderContext(slot=1)
+    context = RenderContext()
     assert cache.uses_slots(pipeline, context)
     history = (HistoryEntry("e-2", "n2"), HistoryEntry("e-1", "n1"))
     placement = cache.place(pipeline, context, settings, history)
     assert _values(placement.affinity) == [(100, ["n2", "n1"])]
-    knowledge = WarmKnowledge(warm=(WarmCache("n1", 1, 2.0), WarmCache("n2", 0, 1.0)), slot=1)
+    knowledge = WarmKnowledge(warm=(WarmCache("n1", 1, 2.0), WarmCache("n2", 0, 1.0)),
+                              busy=frozenset({("n2", 0)}))
     assert _values(cache.place(pipeline, context, settings, history, knowledge).affinity) == [
         (100, ["n1"])]
-    gone = WarmKnowledge(warm=knowledge.warm, slot=1, nodes=frozenset({"n2"}))
+    gone = WarmKnowledge(warm=knowledge.warm, busy=knowledge.busy, nodes=frozenset({"n2"}))
     assert cache.place(pipeline, context, settings, history, gone).affinity is None

@@ -3,7 +3,10 @@
 We test: one seed gives the same figures twice and another seed different ones; on a
 small cluster with more caches than fit on one node, the warm scheme hits more often
 than no affinity; kube-scheduler's node sampling scores 100 of 200 nodes and rotates
-where it starts.
+where it starts; the measured requested CPU lands near the target load and is reported
+with the offered load; no cache's in-use count goes below zero or stays raised after
+the runs end; a pod claims the free slot of its pipeline used last on its node, else the
+lowest free one, and slot numbers are per node.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import cache_sim  # noqa: E402
+import sim_run  # noqa: E402
 
 TINY = dict(nodes=6, pipelines=30, runs=600, warmup=300, util=0.6, budget_gib=8)
 
@@ -37,3 +41,29 @@ def test_big_clusters_score_a_rotating_sample():
     pod = cache_sim.Pod(cpu=1000, mem=1024)
     assert len(cluster._sample(pod)) == 100 and cluster.start == 100
     assert cluster._sample(pod)[0].name == "node-100" and cluster.start == 0
+
+
+def test_requested_load_is_met_and_in_use_counts_balance():
+    sim = cache_sim.Simulation(cache_sim.Params(**{**TINY, "util": 0.8}, mode="slot"))
+    figures = sim.run()
+    assert abs(figures["util"] - 0.8) < 0.1 and figures["offered"] > figures["util"]
+    running = {}
+    for _, _, kind, pod in sim.events:
+        if kind == "end" and pod.counted:
+            running[(pod.node.name, pod.counted)] = running.get((pod.node.name, pod.counted), 0) + 1
+    for node in sim.cluster.nodes:
+        for key, entry in node.caches.items():
+            assert entry[2] == running.get((node.name, key), 0) >= 0
+
+
+def test_slots_are_claimed_per_node_warmest_free_first():
+    node = cache_sim.Node("n1", 16000, 65536)
+    other = cache_sim.Node("n2", 16000, 65536)
+    assert [sim_run.claim(node, 7) for _ in range(3)] == [0, 1, 2]
+    assert sim_run.claim(other, 7) == 0  # slot numbers are per node
+    node.caches = {(7, 0): [1, 10.0, 0], (7, 1): [1, 30.0, 0], (7, 2): [1, 20.0, 0]}
+    node.locks = {7: set()}
+    assert sim_run.claim(node, 7) == 1  # used last
+    assert sim_run.claim(node, 7) == 2
+    assert sim_run.claim(node, 7) == 0
+    assert sim_run.claim(node, 7) == 3  # all busy: a new one

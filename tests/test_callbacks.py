@@ -4,7 +4,9 @@ We test these aspects, on SQLite and PostgreSQL:
 - a started build receives a token (password parameter); with it, its pod's report
   records the node, the pipeline's history shows it, and its next render prefers it;
 - a wrong token, another execution's token, an unknown execution or no token get 401;
-  a bad node name gets 400; a second report changes nothing;
+  a bad node name or cache slot gets 400; a second report changes nothing;
+- the report's cache slot (claimed by the pod on its node) is recorded on the execution
+  and served as its cacheSlot, even when the node was known already;
 - the stored token is a hash, never the token itself.
 """
 
@@ -43,9 +45,23 @@ def started(app, templates):
         yield store, tokens, fake
 
 
-def _report(client, execution_id, token, node="node-9"):
+def _report(client, execution_id, token, node="node-9", **extra):
     return client.post(f"/api/v1/callbacks/executions/{execution_id}/node",
-                       json={"nodeName": node}, headers={"Authorization": f"Bearer {token}"})
+                       json={"nodeName": node, **extra},
+                       headers={"Authorization": f"Bearer {token}"})
+
+
+def test_report_records_the_claimed_slot(client, started):
+    _, tokens, _ = started
+    first = "default:api-1"
+    assert _report(client, first, tokens[first]).json == {"recorded": True}
+    assert client.get(f"/api/v1/executions/{first}").json["cacheSlot"] is None
+    for bad in (-1, 10_000, "2", 1.5, True):
+        assert _report(client, first, tokens[first], cacheSlot=bad).status_code == 400
+    assert _report(client, first, tokens[first], cacheSlot=3).json == {"recorded": True}
+    assert client.get(f"/api/v1/executions/{first}").json["cacheSlot"] == 3
+    assert _report(client, first, tokens[first], cacheSlot=1).json == {"recorded": False}
+    assert _report(client, first, tokens[first], cacheSlot=None).json == {"recorded": False}
 
 
 def test_report_records_node_and_next_render_prefers_it(client, started, templates):

@@ -1,11 +1,14 @@
 """Locality-aware admission and the render's warm preferences, against the store.
 
 We test, on SQLite and PostgreSQL: the hold rule itself (start when a warm node can take
-the run, never hold without a warm cache to wait for, hold at most the limit); a run of
-a slot-cache pipeline whose only warm slot is busy is held in Queueing with its reason,
-and starts (with the freed warm slot) as soon as that run ends — or, cold in the next
-slot, when the hold ends, by an injected clock; the next render stops preferring a node
-whose cache gc reported pruned, or that left the cluster, and says why on the execution.
+the run, never hold without a warm cache to wait for, hold at most the limit, never when
+the expected wait is longer than what is left of it); a run of a slot-cache pipeline
+whose only warm slot (node, slot, as the pods reported) is busy is held in Queueing with
+its reason and the source of its estimate when that run is expected to end soon, and
+starts as soon as that run ends — or when the hold ends, by an injected clock; it is
+not held when that run is expected to take longer than the saving; the next render
+stops preferring a node whose cache gc reported pruned, or that left the cluster, and
+says why on the execution.
 """
 
 from __future__ import annotations
@@ -47,6 +50,21 @@ def test_hold_rule():
                            limit=limit).hold
     ended = locality.decide(usable=0, warm_elsewhere=True, room=None, held_for=105, limit=limit)
     assert not ended.hold and "ended" in ended.reason
+    assert locality.decide(usable=0, warm_elsewhere=True, room=None, held_for=50, limit=limit,
+                           wait=54).hold
+    late = locality.decide(usable=0, warm_elsewhere=True, room=None, held_for=50, limit=limit,
+                           wait=55)
+    assert not late.hold and "expected wait 55s exceeds the saving" in late.reason
+
+
+def test_wait_for_room_counts_the_sidecars_own_runs_ending():
+    wanted = (2000, 4)
+    assert locality.wait_for_room([((2000, 8), [])], wanted) == 0
+    full = ((500, 8), [(300.0, (1000, 2)), (100.0, (1000, 2))])
+    assert locality.wait_for_room([full], wanted) == 300.0  # needs both to end
+    other = ((1500, 8), [(200.0, (500, 1))])
+    assert locality.wait_for_room([full, other], wanted) == 200.0
+    assert locality.wait_for_room([((0, 8), [(10.0, (1000, 2))])], wanted) is None
 
 
 def _pipeline(store, config, name="build"):
@@ -68,6 +86,14 @@ def _end(store, execution_id, node, at):
         executions.finish(execution, "Success", at=at)
 
 
+def _landed(store, execution_id, node, slot):
+    """The pod's node report: its node and the slot it claimed there."""
+    with store.session() as session:
+        execution = executions.get(session, execution_id)
+        executions.record_node(session, execution, node, "test")
+        execution.cache_slot = slot
+
+
 def _state(store, execution_id):
     with store.session() as session:
         e = executions.get(session, execution_id)
@@ -76,47 +102,62 @@ def _state(store, execution_id):
 
 @pytest.fixture
 def busy_slot(store):
-    """A finished run warmed slot 0 on node-1 (600 s run); a second run holds slot 0 now."""
+    """A finished run warmed slot 0 on node-1 (600 s run); a second run holds it now."""
     pipeline_id = _pipeline(store, GRADLE)
     first = _trigger(store, pipeline_id)
     with store.session() as session:
         assert admit(session, now=T0) == [first]
+    _landed(store, first, "node-1", 0)
     _end(store, first, "node-1", T0 + timedelta(seconds=600))
     second = _trigger(store, pipeline_id)
     with store.session() as session:
         admit(session, now=T0 + timedelta(seconds=700))
-    assert _state(store, second)[:2] == ("Building", 0)
+    assert _state(store, second)[:2] == ("Building", None)  # the pod claims its slot
+    _landed(store, second, "node-1", 0)
+    return pipeline_id, second
+
+
+def test_run_is_held_while_the_warm_slot_is_expected_to_free_soon(store, busy_slot):
+    pipeline_id, second = busy_slot
     third = _trigger(store, pipeline_id)
-    with store.session() as session:
-        assert admit(session, now=T0 + timedelta(seconds=800)) == []
-        assert admit(session, now=T0 + timedelta(seconds=850)) == []
+    with store.session() as session:  # second is expected to end at 1300 s: 50 s away
+        assert admit(session, now=T0 + timedelta(seconds=1250)) == []
     state, slot, held, reason, _ = _state(store, third)
     assert (state, slot, held) == ("Queueing", None, True)
     assert "every warm slot is busy" in reason and "105s" in reason
+    assert "wait estimated from the sidecar's running executions" in reason
     with store.session() as session:  # the hold shows on the execution as the API serves it
         shown = executions.view(executions.get(session, third))
     assert shown["heldSince"] and shown["reason"] == reason and shown["cacheSlot"] is None
-    return second, third
-
-
-def test_held_run_starts_as_soon_as_its_warm_slot_frees(store, busy_slot):
-    second, third = busy_slot
-    _end(store, second, "node-2", T0 + timedelta(seconds=860))
+    _end(store, second, "node-1", T0 + timedelta(seconds=1290))
     with store.session() as session:
-        assert admit(session, now=T0 + timedelta(seconds=860)) == [third]
+        assert admit(session, now=T0 + timedelta(seconds=1290)) == [third]
     state, slot, held, _, note = _state(store, third)
-    assert (state, slot, held) == ("Building", 0, False)
-    assert note.startswith("held 60s for a warm node; then a warm node can take it")
+    assert (state, held) == ("Building", False)
+    assert note.startswith("held 40s for a warm node; then a warm node can take it")
 
 
-def test_held_run_starts_cold_in_the_next_slot_when_the_hold_ends(store, busy_slot):
-    _, third = busy_slot
+def test_held_run_starts_when_the_hold_ends(store, busy_slot):
+    pipeline_id, _ = busy_slot
+    third = _trigger(store, pipeline_id)
     with store.session() as session:
-        assert admit(session, now=T0 + timedelta(seconds=904)) == []
-        assert admit(session, now=T0 + timedelta(seconds=905)) == [third]
-    state, slot, held, _, note = _state(store, third)
-    assert (state, slot, held) == ("Building", 1, False)
+        assert admit(session, now=T0 + timedelta(seconds=1250)) == []
+        assert admit(session, now=T0 + timedelta(seconds=1354)) == []
+        assert admit(session, now=T0 + timedelta(seconds=1355)) == [third]
+    state, _, held, _, note = _state(store, third)
+    assert (state, held) == ("Building", False)
     assert "hold of 105s ended" in note
+
+
+def test_no_hold_when_the_warm_slot_frees_too_late(store, busy_slot):
+    pipeline_id, _ = busy_slot
+    third = _trigger(store, pipeline_id)
+    with store.session() as session:  # second is expected to run 500 s more: > 105 s saving
+        assert admit(session, now=T0 + timedelta(seconds=800)) == [third]
+    state, _, held, _, note = _state(store, third)
+    assert (state, held) == ("Building", False)
+    assert note == ("not held: every warm slot is busy; expected wait 500s exceeds the saving; "
+                    "wait estimated from the sidecar's running executions")
 
 
 @pytest.fixture

@@ -110,7 +110,10 @@ def _state(store, execution_id):
 
 @pytest.fixture
 def warmed(store):
-    """A 600 s run warmed slot 0 on node-1 (hold limit 105 s); a second run is waiting."""
+    """A 600 s run warmed node-1 (hold limit 105 s); a second run is waiting.
+
+    A started run has no slot yet: its pod claims one on its node and reports it.
+    """
     with store.session() as session:
         pipelines.create(session, {"project": "shop", "name": "build", "inlineConfig": GRADLE})
         projects.update_settings(session, "shop", {"executorQuota": 0})
@@ -138,7 +141,7 @@ def test_run_held_while_its_warm_node_is_full_starts_when_room_frees(store, kube
     with store.session() as session:
         assert admit(session, now=T0 + timedelta(seconds=760), room=_room(kube)) == [warmed]
     state, slot, _, note = _state(store, warmed)
-    assert (state, slot) == ("Building", 0)
+    assert (state, slot) == ("Building", None)
     assert note == "held 60s for a warm node; then a warm node can take it"
 
 
@@ -148,7 +151,7 @@ def test_run_held_while_its_warm_node_is_full_starts_when_the_hold_ends(store, k
         assert admit(session, now=T0 + timedelta(seconds=804), room=_room(kube)) == []
         assert admit(session, now=T0 + timedelta(seconds=805), room=_room(kube)) == [warmed]
     state, slot, _, note = _state(store, warmed)
-    assert (state, slot) == ("Building", 0)
+    assert (state, slot) == ("Building", None)
     assert note == "held 105s for a warm node; then warm nodes are full; hold of 105s ended"
 
 
@@ -167,5 +170,5 @@ def test_without_node_reads_nothing_is_held_for_room(store, kube, warmed, access
     with store.session() as session:
         assert admit(session, now=T0 + timedelta(seconds=700), room=room) == [warmed]
     state, slot, reason, note = _state(store, warmed)
-    assert (state, slot, note) == ("Building", 0, "")
+    assert (state, slot, note) == ("Building", None, "")
     assert kube.request_counts["/api/v1/pods"] == (1 if access == "forbidden" else 0)

@@ -162,21 +162,28 @@ def _approve_and_finish(client, engine, store, jenkins, first) -> None:
     build.finish_stage("step-1-0")
     build.finish("SUCCESS")
     engine.cycle()
-    with store.session() as session:  # it ran 10 minutes on node-1: a warm cache there
+    with store.session() as session:  # it ran 10 minutes on node-1: its slot 0 is warm
         execution = executions.get(session, first)
         assert execution.state == "Success"
         execution.started_at = execution.ended_at - timedelta(seconds=600)
         executions.record_node(session, execution, "node-1", "test")
+        execution.cache_slot = 0
 
 
 def _held_third_run(client, engine, store, jenkins) -> None:
     """Run 2 takes the warm slot; run 3 is held for it, then starts warm once it frees."""
     second = _trigger(client)
     engine.cycle()
+    with store.session() as session:  # run 2 holds node-1's warm slot and is nearly done
+        execution = executions.get(session, second)
+        execution.started_at = utcnow() - timedelta(seconds=590)
+        executions.record_node(session, execution, "node-1", "test")
+        execution.cache_slot = 0
     third = _trigger(client)
     engine.cycle()
     with store.session() as session:
-        assert executions.get(session, third).held_since is not None
+        held = executions.get(session, third)
+        assert held.held_since is not None, held.placement_note
     _build(jenkins, second).finish("SUCCESS")
     engine.cycle()  # admission before following: still held; then run 2 ends
     engine.cycle()

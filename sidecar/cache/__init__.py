@@ -16,12 +16,12 @@ def place(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings,
           knowledge: WarmKnowledge | None = None) -> Placement:
     """Cache mounts for every cached step and node affinity toward warm caches.
 
-    knowledge: what the store knows (finished runs, gc reports, the run's slot); without
-    it, the history stands in for it.
+    knowledge: what the store knows (finished runs, gc reports, busy slots); without it,
+    the history stands in for it.
     """
     prepared = prepare(pipeline, context)
     return Placement(mounts=cache_mounts(prepared, context, settings),
-                     affinity=node_affinity(history, settings, knowledge, context.slot))
+                     affinity=node_affinity(history, settings, knowledge))
 
 
 def uses_slots(pipeline: Pipeline, context: RenderContext) -> bool:

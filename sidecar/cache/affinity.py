@@ -17,21 +17,20 @@ from sidecar.config.inputs import HistoryEntry, ProjectSettings
 __all__ = ["SEED_TERMS", "knowledge_from_history", "node_affinity"]
 
 
-def knowledge_from_history(history: tuple[HistoryEntry, ...],
-                           slot: int | None = None) -> WarmKnowledge:
+def knowledge_from_history(history: tuple[HistoryEntry, ...]) -> WarmKnowledge:
     """Warm knowledge from history alone (newest first): each scheduled entry is warm."""
     nodes = tuple(entry.node_name for entry in history if entry.node_name)
     count = len(nodes)
-    return WarmKnowledge(warm=tuple(WarmCache(node, slot, float(count - i))
+    return WarmKnowledge(warm=tuple(WarmCache(node, None, float(count - i))
                                     for i, node in enumerate(nodes)),
-                         slot=slot, history=nodes)
+                         history=nodes)
 
 
 def node_affinity(history: tuple[HistoryEntry, ...], settings: ProjectSettings,
-                  knowledge: WarmKnowledge | None = None, slot: int | None = None) -> dict | None:
+                  knowledge: WarmKnowledge | None = None) -> dict | None:
     """The pod's `affinity` for the project's scheme, or None when there is nothing to prefer."""
     if knowledge is None:
-        knowledge = knowledge_from_history(history, slot)
+        knowledge = knowledge_from_history(history)
     elif not knowledge.history:
         knowledge = replace(knowledge, history=tuple(e.node_name for e in history if e.node_name))
     return affinity_for(settings.affinity_scheme, knowledge, settings.affinity_key)

@@ -11,11 +11,14 @@ would touch a directory's atime, so those are not counted). Directories unused f
 longer than `max_age` go first, then the least recently used until the rest fits in
 `max_size`. A directory used within `keep_recent` is never removed: a running build
 may be writing to it. Removal renames the directory out of the layout first, so a pod
-starting meanwhile finds either the whole cache or none.
+starting meanwhile finds either the whole cache or none. A slot directory whose
+``slot-<k>.lock`` a pod holds (`sidecar.render.slotclaim`) is never removed; gc holds
+that lock itself while it removes one, so no pod claims it halfway.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import uuid
@@ -25,7 +28,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from sidecar.cache.volumes import SCOPES, SLOT_SEGMENT
+from sidecar.cache.volumes import RESERVED, SCOPES, SLOT_SEGMENT
 
 TRASH = ".gc-trash"
 DAY = 86400.0
@@ -59,7 +62,8 @@ def scan(root: Path) -> list[CacheDir]:
             if scope not in SCOPES:
                 continue
             with _descend(root_fd, (project, pipeline, scope)) as scope_fd:
-                for entry in _subdirs(scope_fd):
+                # pods/ holds the slot claims' per-pod symlinks, not a cache.
+                for entry in (e for e in _subdirs(scope_fd) if e not in RESERVED):
                     slot = SLOT_SEGMENT.match(entry)
                     leaves = [(entry, leaf) for leaf in _subdirs_of(scope_fd, entry)] \
                         if slot else [(entry,)]
@@ -95,7 +99,7 @@ def collect(root: Path, *, max_age_days: float, max_size: int, dry_run: bool = F
     for d in dirs:
         if d.directory not in chosen:
             kept.append(d.view("present"))
-        elif dry_run or _remove(root, d.directory):
+        elif dry_run or _remove_unclaimed(root, d):
             removed.append(d.view("pruned", chosen[d.directory]))
         else:
             failed.append(d.directory)
@@ -174,6 +178,29 @@ def _measure(scope_fd: int, above: tuple[str, ...], leaf: tuple[str, ...], scope
                 size += info.st_blocks * 512 if hasattr(info, "st_blocks") else info.st_size
                 newest = max(newest, info.st_mtime, info.st_atime)
     return CacheDir("/".join(above + leaf), scope, slot, size, newest)
+
+
+def _remove_unclaimed(root: Path, d: CacheDir) -> bool:
+    """Remove d unless a running pod holds its slot's lock; the lock is kept meanwhile."""
+    if d.slot is None:
+        return _remove(root, d.directory)
+    scope = tuple(d.directory.split("/")[:3])  # <project>/<pipeline>/<scope>
+    try:
+        with _opened(root) as root_fd, _descend(root_fd, scope) as scope_fd:
+            lock = os.open(f"slot-{d.slot}.lock", os.O_RDONLY | os.O_NOFOLLOW, dir_fd=scope_fd)
+    except FileNotFoundError:  # nobody has claimed this slot since it was made
+        return _remove(root, d.directory)
+    except OSError:  # a symlink planted in place of the lock, or the tree moved
+        return False
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(lock)
+        return False  # a pod is using this slot now
+    try:
+        return _remove(root, d.directory)
+    finally:
+        os.close(lock)  # drops the lock
 
 
 def _remove(root: Path, directory: str) -> bool:

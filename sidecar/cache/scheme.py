@@ -8,9 +8,10 @@ scheme gives every node that holds a usable warm cache one and the same weight (
 term, weight 100): each of them scores 200 and every cold node 0, which no
 LeastAllocated + BalancedAllocation difference (at most 100 + 100) can overturn. A node
 is usable when a run of this pipeline finished there, later than any gc report that
-pruned that cache, the node is still in the cluster, and — for slot caches — it is the
-slot this run mounts. The benchmark (benchmarks/cache_sim.py) and the renderer both
-call these functions.
+pruned that cache, the node is still in the cluster, and — for slot caches — at least one
+of the pipeline's warm slots there is not held by a running execution: the run's pod
+claims the warmest free slot on the node it lands on (`sidecar.render.slotclaim`). The
+benchmark (benchmarks/cache_sim.py) and the renderer both call these functions.
 """
 
 from __future__ import annotations
@@ -42,32 +43,24 @@ class WarmKnowledge:
     """(node, slot) → when gc last reported that cache pruned."""
     nodes: frozenset[str] | None = None
     """The cluster's nodes; None when the sidecar cannot list them."""
-    slot: int | None = None
-    """The slot this run mounts; None for a pipeline whose caches are all shared."""
+    busy: frozenset[tuple[str, int]] = frozenset()
+    """(node, slot) held by the pipeline's running executions (slot caches only)."""
     history: tuple[str, ...] = ()
     """Nodes of the newest executions, finished or not (the seed scheme's input)."""
-
-
-def choose_slot(active_slots: set[int] | frozenset[int]) -> int:
-    """The lowest slot no active execution of the pipeline uses."""
-    slot = 0
-    while slot in active_slots:
-        slot += 1
-    return slot
 
 
 def usable_nodes(knowledge: WarmKnowledge, *, any_slot: bool = False) -> tuple[str, ...]:
     """Nodes holding a usable warm cache for this run, newest evidence first.
 
-    any_slot: count a warm cache in any slot (to tell "warm, but in a busy slot" apart
-    from "cold everywhere").
+    any_slot: count a warm cache even in a busy slot (to tell "warm, but every warm slot
+    is busy" apart from "cold everywhere").
     """
     seen: list[str] = []
     for cache in knowledge.warm:
         departed = knowledge.nodes is not None and cache.node not in knowledge.nodes
         if cache.node in seen or departed:
             continue
-        if not any_slot and cache.slot != knowledge.slot:
+        if not any_slot and (cache.node, cache.slot) in knowledge.busy:
             continue
         if knowledge.pruned.get((cache.node, cache.slot), float("-inf")) >= cache.at:
             continue
@@ -127,9 +120,8 @@ def describe(scheme: str, knowledge: WarmKnowledge) -> str:
     if scheme in ("none", "seed"):
         return f"affinity scheme {scheme}"
     nodes = usable_nodes(knowledge)
-    slot = "" if knowledge.slot is None else f" (slot {knowledge.slot})"
     if nodes:
-        return f"warm cache{slot} on {', '.join(nodes[:WARM_TERMS])}"
+        return f"warm cache on {', '.join(nodes[:WARM_TERMS])}"
     if usable_nodes(knowledge, any_slot=True):
-        return f"no free warm slot; slot {knowledge.slot} is cold everywhere"
+        return "every warm slot is busy; the run starts in a cold slot"
     return "no warm cache known; no node preferred"

@@ -8,9 +8,11 @@ safe by `path_segment` (``sidecar/cache/gc.py`` parses it back).
   branch, so untrusted code never writes into the cache that protected builds read
   (DESIGN §5, §10). Untrusted runs get a writable cache of their
   own rather than the trusted one read-only: most tools cannot run on a read-only cache.
-- slot: only for tools whose cache is unsafe for concurrent writers (`tools.policy`);
-  the execution's slot (lowest free among the pipeline's running executions) keeps two
-  concurrent runs on one node apart. A run without a slot uses slot 0.
+- slot: only for tools whose cache is unsafe for concurrent writers (`tools.policy`).
+  The slot is not known when the pod is rendered (its node is not known yet): the pod
+  mounts the scope directory and claims a free ``slot-<k>`` there itself, with a lock
+  held for its lifetime (`sidecar.render.slotclaim`); its steps mount
+  ``pods/<pod name>/<path>``, a symlink to that slot.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sidecar.render.placement import CacheMount, StepKey
 SCOPES = ("trusted", "untrusted")
 _NO_CONFIG = Pipeline(stages=())  # a config that does not narrow the protected list
 SLOT_SEGMENT = re.compile(r"^slot-(\d+)$")
+RESERVED = ("pods",)  # the claim's per-pod symlinks live in <scope>/pods
 # Maven Resolver 1.9 (Maven 3.9) and 2.x (Maven 4) read the same keys: advisory file
 # locks in the local repository coordinate processes on one kernel, so across pods.
 MAVEN_FILE_LOCKS = ("-Daether.syncContext.named.factory=file-lock "
@@ -49,17 +52,29 @@ def cache_scope(context: RenderContext, settings: ProjectSettings,
     return "trusted" if is_trusted(context, settings, pipeline) else "untrusted"
 
 
+def leaf_segment(mount_path: str) -> str:
+    """The directory name that holds mount_path's cache inside its scope (or slot)."""
+    leaf = path_segment(mount_path.strip("/"))
+    if SLOT_SEGMENT.match(leaf) or leaf in RESERVED:  # never mistaken for a slot directory
+        leaf = f"{leaf}-{short_hash(leaf)}"
+    return leaf
+
+
+def scope_dir(context: RenderContext, settings: ProjectSettings,
+              pipeline: Pipeline = _NO_CONFIG) -> str:
+    """The pipeline's cache directory for the run's trust scope (slots live under it)."""
+    return posixpath.join(settings.cache_dir, path_segment(context.project),
+                          path_segment(context.pipeline_id),
+                          cache_scope(context, settings, pipeline))
+
+
 def host_path(context: RenderContext, settings: ProjectSettings, mount_path: str,
               pipeline: Pipeline = _NO_CONFIG) -> str:
-    """The node directory that backs mount_path for this run."""
-    leaf = path_segment(mount_path.strip("/"))
-    if SLOT_SEGMENT.match(leaf):  # never mistaken for a slot directory
-        leaf = f"{leaf}-{short_hash(leaf)}"
-    parts = [settings.cache_dir, path_segment(context.project), path_segment(context.pipeline_id),
-             cache_scope(context, settings, pipeline)]
+    """The node directory that backs mount_path (for a slot cache: the slots' parent)."""
+    scope = scope_dir(context, settings, pipeline)
     if policy(mount_path) == SLOT:
-        parts.append(f"slot-{context.slot or 0}")
-    return posixpath.join(*parts, leaf)
+        return scope
+    return posixpath.join(scope, leaf_segment(mount_path))
 
 
 def cache_mounts(pipeline: Pipeline, context: RenderContext,
@@ -80,5 +95,6 @@ def _mount(context: RenderContext, settings: ProjectSettings, mount_path: str,
     directory = host_path(context, settings, mount_path, pipeline)
     known = tool_cache(mount_path)
     env = (("MAVEN_OPTS", MAVEN_FILE_LOCKS),) if known and known.tool == "maven" else ()
+    slot_leaf = leaf_segment(mount_path) if policy(mount_path) == SLOT else ""
     return CacheMount(volume=f"cache-{short_hash(directory, 12)}", host_path=directory,
-                      mount_path=mount_path, env=env)
+                      mount_path=mount_path, env=env, slot_leaf=slot_leaf)

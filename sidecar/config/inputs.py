@@ -56,7 +56,8 @@ class RenderContext:
     project: str = _field("project", "default", _ID,
                           "project the pipeline belongs to (cache scope, quota)")
     slot: int | None = _field("cacheSlot", None, {"type": ["integer", "null"], "minimum": 0},
-                              "cache slot this run mounts for caches not safe to share")
+                              "ignored: a pod claims its cache slot on its node "
+                              "(kept so old inputs still load)")
 
 
 @dataclass(frozen=True)

@@ -87,8 +87,11 @@ def _start(execution: Execution, decision: warmth.Admission, now: datetime) -> N
     if execution.held_since is not None:
         held = warmth.epoch(now) - warmth.epoch(execution.held_since)
         execution.placement_note = f"held {held:.0f}s for a warm node; then {decision.reason}"
+    elif "wait estimated" in decision.reason:  # a hold was weighed: say on what estimate
+        execution.placement_note = f"not held: {decision.reason}"
     record.run_started(execution, now, execution.held_since)
     execution.state, execution.reason, execution.started_at = "Building", "", now
-    execution.held_since, execution.cache_slot = None, decision.slot
+    # The slot is claimed by the pod on its node and reported with the node.
+    execution.held_since, execution.cache_slot = None, None
     isolation.cleared(execution)
     execution.pipeline.last_run_state = "Building"

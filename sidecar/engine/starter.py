@@ -158,13 +158,13 @@ class Starter:
     def _render(self, session: Session, execution: Execution) -> str:
         pipeline = execution.pipeline
         context = replace(executions.context_of(execution, pipeline),
-                          callback_url=self._callback_url, slot=execution.cache_slot)
+                          callback_url=self._callback_url)
         settings = project_settings(session, execution.project)
         problem = self._cache_root and cache.root_problem(settings.cache_dir, self._cache_root)
         if problem:  # settings stored before the root was set, or written past the API
             raise ConfigError(Problem(problem, config_path="cacheDir"))
         model = executions.model_of(execution)
-        known = warmth.knowledge(session, execution, execution.cache_slot)
+        known = warmth.knowledge(session, execution)
         placement = cache.place(model, context, settings, _history(session, pipeline.id), known)
         execution.placement_note = _note(execution.placement_note,
                                          scheme.describe(settings.affinity_scheme, known))

@@ -17,6 +17,9 @@ class CacheMount:
     mount_path: str
     env: tuple[tuple[str, str], ...] = ()
     """Variables the tool needs to use this cache safely (e.g. Maven's file locks)."""
+    slot_leaf: str = ""
+    """For a cache not safe to share: host_path is the pipeline's slot directory and the
+    step mounts ``slot-<k>/<slot_leaf>`` of the slot its pod claimed on the node."""
 
 
 @dataclass(frozen=True)

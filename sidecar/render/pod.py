@@ -14,8 +14,10 @@ from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.model import Pipeline
 from sidecar.render.naming import label_value
 from sidecar.render.placement import Placement
+from sidecar.render.slotclaim import (REPORT_DIR, REPORT_VOLUME, claim_containers,
+                                      slot_volumes)
 from sidecar.render.steps import StepPlan, resources
-from sidecar.render.variables import literal_env, node_name_env
+from sidecar.render.variables import literal_env, node_name_env, pod_name_env
 
 LABEL_PREFIX = "sidecar.jenkins.io"
 CACHE_OWNER_ROOT = "/sidecar-cache"
@@ -65,13 +67,18 @@ def build_pod(base: dict, pipeline: Pipeline, plans: list[StepPlan], containers:
     volumes = _volumes(running, containers, placement)
     if volumes:
         spec["volumes"] = spec.get("volumes", []) + volumes
+    # Slots are claimed on the node, first: cache-owner then hands the claimed slot over.
+    slots = slot_volumes(containers) if placement.host_path_allowed else {}
+    claims = claim_containers(slots, (tools or {}).get("cache-slot"))
+    if claims:
+        spec["volumes"] = spec.get("volumes", []) + [{"name": REPORT_VOLUME, "emptyDir": {}}]
     owners = cache_owner_containers(containers, volumes, (tools or {}).get("cache-owner"))
-    if owners:
-        spec["initContainers"] = spec.get("initContainers", []) + owners
+    if claims or owners:
+        spec["initContainers"] = spec.get("initContainers", []) + claims + owners
     if placement.affinity:
         spec["affinity"] = copy.deepcopy(placement.affinity)
     if context.callback_url:
-        _add_node_report(spec, context)
+        _add_node_report(spec, context, bool(claims))
     _harden(spec)
     return pod
 
@@ -88,14 +95,17 @@ def _harden(spec: dict) -> None:
             container["securityContext"] = {**context, "allowPrivilegeEscalation": False}
 
 
-def _add_node_report(spec: dict, context: RenderContext) -> None:
-    """What the jnlp container needs to report the pod's node to the sidecar."""
+def _add_node_report(spec: dict, context: RenderContext, slot: bool) -> None:
+    """What the jnlp container needs to report the pod's node (and claimed slot)."""
     url = f"{context.callback_url.rstrip('/')}/api/v1/callbacks/executions/" \
           f"{quote(context.execution_id, safe='')}/node"
     for container in spec["containers"]:
         if container["name"] == "jnlp":
             container.setdefault("env", []).extend([
                 literal_env("SIDECAR_CALLBACK_URL", url), node_name_env()])
+            if slot:
+                container.setdefault("volumeMounts", []).append(
+                    {"name": REPORT_VOLUME, "mountPath": REPORT_DIR, "readOnly": True})
 
 
 def _service(service, settings: ProjectSettings) -> dict[str, Any]:
@@ -119,20 +129,24 @@ def cache_owner_containers(containers: list[dict], volumes: list[dict],
     if tool is None:
         return []
     host_paths = {v["name"] for v in volumes if "hostPath" in v}
-    by_uid: dict[int, list[str]] = {}
+    by_uid: dict[int, list[tuple[str, str]]] = {}
     for container in containers:
         uid = container.get("securityContext", {}).get("runAsUser")
         if not uid:  # root (or unset) owns what kubelet created
             continue
-        names = by_uid.setdefault(uid, [])
-        names += [m["name"] for m in container.get("volumeMounts", [])
-                  if m["name"] in host_paths and m["name"] not in names]
-    return [_cache_owner(uid, names, tool) for uid, names in sorted(by_uid.items()) if names]
+        mounts = by_uid.setdefault(uid, [])
+        # A slot cache: only the leaf in the claimed slot (kubelet expands $(…) in args).
+        for m in container.get("volumeMounts", []):
+            mount = (m["name"], m.get("subPathExpr", ""))
+            if m["name"] in host_paths and mount not in mounts:
+                mounts.append(mount)
+    return [_cache_owner(uid, mounts, tool) for uid, mounts in sorted(by_uid.items()) if mounts]
 
 
-def _cache_owner(uid: int, names: list[str], tool: dict) -> dict:
-    paths = [f"{CACHE_OWNER_ROOT}/{name}" for name in names]
-    return {
+def _cache_owner(uid: int, mounts: list[tuple[str, str]], tool: dict) -> dict:
+    names = list(dict.fromkeys(name for name, _ in mounts))
+    paths = ["/".join(filter(None, (f"{CACHE_OWNER_ROOT}/{name}", sub))) for name, sub in mounts]
+    owner = {
         "name": f"cache-owner-{uid}", "image": tool["image"],
         "command": ["sh", "-c", tool["script"], "cache-owner", str(uid), *paths],
         "securityContext": {"runAsUser": 0, "runAsNonRoot": False,
@@ -141,8 +155,12 @@ def _cache_owner(uid: int, names: list[str], tool: dict) -> dict:
                                              "add": ["CHOWN", "DAC_READ_SEARCH"]}},
         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"},
                       "limits": {"cpu": "100m", "memory": "32Mi"}},
-        "volumeMounts": [{"name": name, "mountPath": path} for name, path in zip(names, paths)],
+        "volumeMounts": [{"name": name, "mountPath": f"{CACHE_OWNER_ROOT}/{name}"}
+                         for name in names],
     }
+    if any(sub for _, sub in mounts):
+        owner["env"] = [pod_name_env()]
+    return owner
 
 
 def _volumes(running: list[StepPlan], containers: list[dict], placement: Placement) -> list[dict]:

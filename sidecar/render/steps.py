@@ -20,7 +20,8 @@ from sidecar.config.trust import UNTRUSTED_EVENTS, withheld  # noqa: F401
 from sidecar.config.when import when_matches
 from sidecar.render import catalog
 from sidecar.render.placement import CacheMount, Placement, StepKey
-from sidecar.render.variables import cicd_env, cicd_variables, literal_env, substitute
+from sidecar.render.variables import (POD_NAME_VARIABLE, cicd_env, cicd_variables, literal_env,
+                                      pod_name_env, substitute)
 
 # The service account token, mounted only into the containers of deploying steps (the
 # pod itself does not automount it): what kubelet would project, but not everywhere.
@@ -109,13 +110,23 @@ def _step_container(step: Step, image: str, command: list[str], tool_env: list[d
                 for s in step.env_from]
     spec: dict[str, Any] = {"image": image, "command": list(command), "tty": True, "env": env,
                             "resources": resources(step.resources, settings)}
-    mounts = [{"name": m.volume, "mountPath": m.mount_path} for m in placement.mounts.get(key, ())]
+    mounts = [_volume_mount(m) for m in placement.mounts.get(key, ())]
     if mounts:
         spec["volumeMounts"] = mounts
+    if any("subPathExpr" in m for m in mounts):
+        env.append(pod_name_env())
     if step.privileged:
         spec["securityContext"] = {"privileged": True}
     if step.run_as_user is not None:
         spec.setdefault("securityContext", {})["runAsUser"] = step.run_as_user
+    return spec
+
+
+def _volume_mount(mount: CacheMount) -> dict[str, str]:
+    """A cache mount; a slot cache goes through its pod's claim (pods/<pod> → slot-<k>)."""
+    spec = {"name": mount.volume, "mountPath": mount.mount_path}
+    if mount.slot_leaf:
+        spec["subPathExpr"] = f"pods/$({POD_NAME_VARIABLE})/{mount.slot_leaf}"
     return spec
 
 

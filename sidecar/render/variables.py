@@ -52,3 +52,11 @@ def node_name_env() -> dict:
     NODE_NAME inside a build is the agent (pod) name; the Kubernetes node comes from here.
     """
     return {"name": "CICD_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+
+
+POD_NAME_VARIABLE = "SIDECAR_POD_NAME"
+
+
+def pod_name_env() -> dict:
+    """The pod's own name from the downward API (a slot cache's subPathExpr reads it)."""
+    return {"name": POD_NAME_VARIABLE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}

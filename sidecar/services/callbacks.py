@@ -39,12 +39,20 @@ def new_token(execution: Execution) -> str:
     return token
 
 
-def report_node(session: Session, execution_id: str, token: str, node_name: str) -> bool:
-    """Record the node an execution's pod runs on; False if it was known already."""
+def report_node(session: Session, execution_id: str, token: str, node_name: str,
+                cache_slot: int | None = None) -> bool:
+    """Record the node an execution's pod runs on, and the cache slot it claimed there.
+
+    False if both were known already (the node may come first from reading the pod).
+    """
     execution = authorized(session, execution_id, token)
     if execution.state in END_STATES:
         return False
-    return executions.record_node(session, execution, node_name, "callback")
+    recorded = executions.record_node(session, execution, node_name, "callback")
+    if cache_slot is not None and execution.cache_slot is None:
+        execution.cache_slot = cache_slot
+        recorded = True
+    return recorded
 
 
 def report_step(session: Session, execution_id: str, token: str, key: tuple[int, int],
