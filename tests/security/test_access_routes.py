@@ -27,7 +27,8 @@ from sidecar.services.access import load_tokens
 from sidecar.store.models import Approval, Pipeline
 
 BO = "/blue/rest/organizations/jenkins/pipelines"
-OPEN = ("/healthz", "/readyz", "/openapi.json", "/hooks/", "/api/v1/callbacks/")
+# Open to every caller (no token): /metrics carries no project, pipeline or run label.
+OPEN = ("/healthz", "/readyz", "/metrics", "/openapi.json", "/hooks/", "/api/v1/callbacks/")
 # Path parameters naming team-a's objects (seen) and a missing one of the same kind.
 HIDDEN = {"pipeline_id": "team-a:web", "pipeline": "sidecar.team-a.web", "run": "1",
           "execution_id": "team-a:web-1", "project": "team-a", "stage": "0", "step": "5",
