@@ -12,8 +12,8 @@ Printed per endpoint: p50 and p99 latency, requests per second, the 1-minute loa
 average while it ran; ``/healthz`` of the same server is measured in the same run as the
 ceiling of the HTTP stack. Client and server share the machine's cores.
 
-The service's own ``serve`` command runs one worker; this benchmark drives gunicorn
-itself (``api_load.py _serve``) to measure the API with several.
+This benchmark drives gunicorn itself (``api_load.py _serve``) with the worker count
+``serve`` uses by default, without the engine process, so that only the API is measured.
 
 Run by hand: ``.venv/bin/python benchmarks/api_load.py [--executions 100000]
 [--duration 10] [--connections 16] [--workers N] [--database-url URL]``.
