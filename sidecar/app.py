@@ -16,8 +16,7 @@ from sidecar.api import (approvals, auth, blueocean_input, callbacks, errors, ex
                          requestlog)
 from sidecar.api.blueocean import BLUEPRINTS as BLUE_OCEAN
 from sidecar.config.templates import TemplateSet, load_templates
-from sidecar.errors import ConfigError, Problem
-from sidecar.jenkins import JenkinsClient, JenkinsError
+from sidecar.jenkins import JenkinsClient, client_from, status
 from sidecar.services import pipelines as pipeline_service
 from sidecar.services.access import TokenTable, load_tokens
 from sidecar.settings import ServiceSettings, settings_from
@@ -41,13 +40,7 @@ class Sidecar:
 
     def jenkins_status(self) -> str:
         """'not configured', 'unreachable', or 'ok' with Jenkins' version."""
-        if self.jenkins is None:
-            return "not configured"
-        try:
-            return f"ok ({self.jenkins.ping()})"
-        except JenkinsError as exc:
-            log.warning("Jenkins is not reachable: %s", exc)
-            return "unreachable"
+        return status(self.jenkins)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None, *, prepare: bool = True) -> Flask:
@@ -66,14 +59,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, *, prepare: bool = 
     store = Store(settings.database_url, pool_size=settings.database_pool_size)
     if prepare:
         prepare_database(store, settings)
-    jenkins = None
-    if settings.jenkins_url:
-        jenkins = JenkinsClient(url=settings.jenkins_url, user=settings.jenkins_user,
-                                token=settings.jenkins_token, password=settings.jenkins_password,
-                                timeout=settings.jenkins_timeout)
+    jenkins = client_from(settings) if settings.jenkins_url else None
     tokens = load_tokens(settings.api_tokens_file) if settings.api_tokens_file else None
+    policy = outbound.policy_from(settings.outbound_allow)
     app.extensions["sidecar"] = Sidecar(settings, store, templates, jenkins, tokens,
-                                        outbound.Client(_outbound_policy(settings)))
+                                        outbound.Client(policy))
     app.register_blueprint(requestlog.bp)  # first: every later failure has its request id
     errors.register(app)
     guard.install(app, settings.max_content_length)
@@ -101,11 +91,4 @@ def preflight(settings: ServiceSettings) -> None:
     load_templates(settings.jenkinsfile_templates_dir or None, settings.podtemplates_dir or None)
     if settings.api_tokens_file:
         load_tokens(settings.api_tokens_file)
-    _outbound_policy(settings)
-
-
-def _outbound_policy(settings: ServiceSettings) -> outbound.Policy:
-    try:
-        return outbound.Policy.parse(settings.outbound_allow)
-    except ValueError as exc:
-        raise ConfigError(Problem(f"SIDECAR_OUTBOUND_ALLOW: {exc}")) from None
+    outbound.policy_from(settings.outbound_allow)

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 from urllib.parse import unquote, urljoin, urlsplit
 
-from sidecar.errors import SidecarError
+from sidecar.errors import ConfigError, Problem, SidecarError
 
 log = logging.getLogger(__name__)
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -385,3 +385,11 @@ def _shut(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
+
+
+def policy_from(allow: str) -> Policy:
+    """The operator's ``SIDECAR_OUTBOUND_ALLOW`` as a Policy. :raise ConfigError:"""
+    try:
+        return Policy.parse(allow)
+    except ValueError as exc:
+        raise ConfigError(Problem(f"SIDECAR_OUTBOUND_ALLOW: {exc}")) from None

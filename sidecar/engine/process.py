@@ -19,12 +19,11 @@ from sidecar.config.templates import load_templates
 from sidecar.engine.fence import FencedJenkins, FencedStore
 from sidecar.engine.leader import Lease, LostLeadership, lease_for
 from sidecar.engine.loop import Engine
-from sidecar.errors import ConfigError, Problem
-from sidecar.jenkins import JenkinsClient, JenkinsError
+from sidecar.jenkins import client_from, status
 from sidecar.kube import KubeError, PodLocator
 from sidecar.metrics import record
 from sidecar.notify import WebhookSender
-from sidecar.settings import ServiceSettings, env_name
+from sidecar.settings import ServiceSettings
 from sidecar.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,7 @@ STALL_TTLS = 10
 
 def build_engine(settings: ServiceSettings, store, jenkins) -> Engine:
     """The engine with every part it has always had: sync, retries, approvals, notifications."""
-    policy = _outbound_policy(settings)
+    policy = outbound.policy_from(settings.outbound_allow)
     client = outbound.Client(policy)
     notifier = None
     if settings.approval_webhook_url:
@@ -57,14 +56,12 @@ def run(settings: ServiceSettings, holder: str, stop: threading.Event) -> int:
     """Stand by until this process leads, then cycle until stop is set or the lead is lost."""
     store = Store(settings.database_url)
     lease = lease_for(store, holder, settings.leader_ttl)
-    jenkins = JenkinsClient(url=settings.jenkins_url, user=settings.jenkins_user,
-                            token=settings.jenkins_token, password=settings.jenkins_password,
-                            timeout=settings.jenkins_timeout)
+    jenkins = client_from(settings)
     try:
         if not _stand_by(lease, settings, stop):
             return 0
         log.info("engine %s leads (epoch %d); Jenkins: %s", holder, lease.epoch,
-                 jenkins_status(jenkins))
+                 status(jenkins))
         engine = build_engine(settings, FencedStore(store, lease), FencedJenkins(jenkins, lease))
         return _lead(engine, lease, settings, stop)
     finally:
@@ -140,21 +137,6 @@ def _renew(lease: Lease, ttl: float, stop: threading.Event, progress: _Progress)
             return  # the cycle loop finds out at its next fence and stops
         except Exception:
             log.warning("engine %s could not renew its lease", lease.holder, exc_info=True)
-
-
-def jenkins_status(jenkins: JenkinsClient) -> str:
-    """'unreachable', or 'ok' with Jenkins' version (logged when this engine starts to lead)."""
-    try:
-        return f"ok ({jenkins.ping()})"
-    except JenkinsError:
-        return "unreachable"
-
-
-def _outbound_policy(settings: ServiceSettings) -> outbound.Policy:
-    try:
-        return outbound.Policy.parse(settings.outbound_allow)
-    except ValueError as exc:
-        raise ConfigError(Problem(f"{env_name('outbound_allow')}: {exc}")) from None
 
 
 def _pod_locator(settings: ServiceSettings) -> PodLocator | None:
