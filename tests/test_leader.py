@@ -6,13 +6,18 @@ the database, so nothing here waits for a clock):
 - PostgreSQL: a second holder gets the lease only once it expired, with the next epoch;
   the former holder's transactions then fail with LostLeadership and leave nothing
   behind, its renewals fail, and its Jenkins writes are refused before they are sent;
+- PostgreSQL: a leader frozen after its fence, before its commit, keeps the lease row
+  locked; the server ends its session, so a standby still takes over;
 - SQLite: one engine per database file; a second waits until the first lets go;
 - /readyz fails while this replica's engine is silent and names the leader once it beats.
 """
 
 from __future__ import annotations
 
+import threading
+
 import pytest
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy import select, text
 
 from sidecar.app import create_app
@@ -78,6 +83,29 @@ def test_a_former_leader_writes_nothing_and_calls_no_jenkins(store, database_url
     second.release()  # a clean stop: the next takes over at once
     third = lease_for(store, "r3", TTL)
     assert third.acquire() and third.epoch >= 3
+
+
+def test_a_leader_frozen_inside_its_fence_does_not_block_a_standby(store, database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("the fenced lease is PostgreSQL's; SQLite has the file lock")
+    frozen_store = Store(database_url, idle_transaction_timeout=1.0)
+    try:
+        first, second = lease_for(frozen_store, "r1", TTL), lease_for(store, "r2", TTL)
+        assert first.acquire()
+        _expire(store)  # the pause outlasts the lease…
+        frozen = frozen_store.engine.connect()
+        frozen.begin()
+        frozen.execute(text("SELECT 1 FROM leader_lease FOR SHARE"))  # …after its fence
+        taken = []
+        taker = threading.Thread(target=lambda: taken.append(second.acquire()), daemon=True)
+        taker.start()
+        taker.join(60)  # a bound, not a wait: the server frees the row after 1 s
+        assert taken == [True] and second.epoch == 2
+        with pytest.raises(DBAPIError):  # the woken leader's session is gone
+            frozen.execute(text("SELECT 1"))
+        frozen.close()
+    finally:
+        frozen_store.dispose()
 
 
 def test_one_engine_per_sqlite_file(store, database_url):

@@ -54,7 +54,12 @@ def build_engine(settings: ServiceSettings, store, jenkins) -> Engine:
 
 def run(settings: ServiceSettings, holder: str, stop: threading.Event) -> int:
     """Stand by until this process leads, then cycle until stop is set or the lead is lost."""
-    store = Store(settings.database_url)
+    # A leader frozen between its fence (the lease row read FOR SHARE) and its commit
+    # would keep every standby waiting on that row for ever, so the server ends a session
+    # idle in a transaction this long: past the lease, and past any one Jenkins request
+    # a sync makes inside its transaction.
+    idle = 2 * max(settings.leader_ttl, settings.jenkins_timeout)
+    store = Store(settings.database_url, idle_transaction_timeout=idle)
     lease = lease_for(store, holder, settings.leader_ttl)
     jenkins = client_from(settings)
     try:

@@ -32,11 +32,17 @@ class StoreError(SidecarError):
 class Store:
     """An engine, its sessions and its migrations."""
 
-    def __init__(self, url: str, *, pool_size: int = 5):
+    def __init__(self, url: str, *, pool_size: int = 5,
+                 idle_transaction_timeout: float | None = None):
         # pool_size: connections kept per process (one per request thread is enough);
         # as many again may open on a burst and close when returned.
-        options = {} if url.startswith("sqlite") and ":memory:" in url else \
+        options: dict = {} if url.startswith("sqlite") and ":memory:" in url else \
             {"pool_size": pool_size, "max_overflow": pool_size}
+        if idle_transaction_timeout and url.startswith("postgresql"):
+            # A process frozen inside a transaction (SIGSTOP, a paused VM) would hold its
+            # row locks for ever; the server ends such a session after this long instead.
+            options["connect_args"] = {"options": "-c idle_in_transaction_session_timeout="
+                                                  f"{int(idle_transaction_timeout * 1000)}"}
         try:
             self.engine = create_engine(url, pool_pre_ping=True, **options)
         except (SQLAlchemyError, ImportError, ValueError) as exc:

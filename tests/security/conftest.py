@@ -39,7 +39,11 @@ def tenants(database_url, tmp_path) -> Tenants:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """A served sidecar in loopback anonymous mode (as `make run`)."""
-    server = Served(tmp_path_factory.mktemp("served"))
+    """A served sidecar in loopback anonymous mode (as `make run`), with one API worker.
+
+    One worker: once it answers, every process that serves is up, so a memory figure
+    taken then does not count other workers still booting.
+    """
+    server = Served(tmp_path_factory.mktemp("served"), workers="1")
     yield server
     server.stop()
