@@ -12,8 +12,9 @@ Printed per endpoint: p50 and p99 latency, requests per second, the 1-minute loa
 average while it ran; ``/healthz`` of the same server is measured in the same run as the
 ceiling of the HTTP stack. Client and server share the machine's cores.
 
-This benchmark drives gunicorn itself (``api_load.py _serve``) with the worker count
-``serve`` uses by default, without the engine process, so that only the API is measured.
+The server is the API process exactly as ``serve`` starts it (``jenkins-sidecar api``,
+``SIDECAR_WORKERS`` from ``--workers``), without the engine process, so that only the
+API is measured.
 
 Run by hand: ``.venv/bin/python benchmarks/api_load.py [--executions 100000]
 [--duration 10] [--connections 16] [--workers N] [--database-url URL]``.
@@ -116,14 +117,14 @@ def _flush(store: Store, rows: list, steps: list, chunks: list) -> None:
 
 
 def serve(url: str, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
-    """Start gunicorn (``_serve``) on a free loopback port; returns it and its base URL."""
+    """Start the API process (`jenkins-sidecar api`) on a free loopback port."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIDECAR_")}
-    env.update(SIDECAR_DATABASE_URL=url, SIDECAR_BIND=f"127.0.0.1:{port}")
-    command = [sys.executable, __file__, "_serve", "--workers", str(workers),
-               "--threads", str(threads)]
+    env.update(SIDECAR_DATABASE_URL=url, SIDECAR_BIND=f"127.0.0.1:{port}",
+               SIDECAR_WORKERS=str(workers))
+    command = [sys.executable, "-m", "sidecar.cli", "api", "--threads", str(threads)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -136,31 +137,6 @@ def serve(url: str, workers: int, threads: int) -> tuple[subprocess.Popen, str]:
             time.sleep(0.2)
     process.kill()
     raise SystemExit("the service did not start within 120 s")
-
-
-def run_gunicorn(workers: int, threads: int) -> None:
-    """Serve ``create_app()`` with gunicorn: each worker builds its app after the fork."""
-    from gunicorn.app.base import BaseApplication
-
-    from sidecar import logs
-    from sidecar.app import create_app
-    from sidecar.settings import settings_from
-
-    settings = settings_from(os.environ)
-    logs.configure(settings.log_level, settings.log_format)
-
-    class Service(BaseApplication):
-        def load_config(self) -> None:
-            for key, value in {"bind": settings.bind, "workers": workers,
-                               "worker_class": "gthread", "threads": threads,
-                               "logconfig_dict": logs.gunicorn_logconfig(
-                                   settings.log_level, settings.log_format)}.items():
-                self.cfg.set(key, value)
-
-        def load(self):
-            return create_app()
-
-    Service().run()
 
 
 def wrk(base: str, paths: list[str], connections: int, seconds: int) -> dict:
@@ -215,13 +191,6 @@ def endpoints(pipelines: int, runs_each: int, count: int) -> dict[str, list[str]
 
 def main() -> None:
     """Fill, serve, load with wrk, print a Markdown table."""
-    if sys.argv[1:2] == ["_serve"]:
-        serving = argparse.ArgumentParser()
-        serving.add_argument("--workers", type=int)
-        serving.add_argument("--threads", type=int)
-        options = serving.parse_args(sys.argv[2:])
-        run_gunicorn(options.workers, options.threads)
-        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--executions", type=int, default=100_000)
     parser.add_argument("--pipelines", type=int, default=100)
