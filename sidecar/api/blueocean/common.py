@@ -11,7 +11,6 @@ from typing import Callable
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, jsonify, request
-from werkzeug.routing import BaseConverter
 
 from sidecar.errors import ConfigError, Problem
 from sidecar.readmodel.logs import DEFAULT_THRESHOLD_KB, window
@@ -21,28 +20,49 @@ PREFIX = "/blue/rest/organizations/jenkins/pipelines"
 DEFAULT_LIMIT = 100
 
 
-class PipelineConverter(BaseConverter):
-    """A Blue Ocean pipeline name: ``sidecar.project.name`` or ``project/pipelines/name``."""
-
-    regex = r"[^/]+(?:/pipelines/[^/]+)?"
-    part_isolating = False
+PIPELINE_PART = "<bo:pipeline>"
+"""Where a rule takes a Blue Ocean pipeline name: ``sidecar.project.name`` or
+``project/pipelines/name`` (the folder form)."""
 
 
 def blueprint(name: str) -> Blueprint:
-    """A blueprint whose rules may use the ``<bo:…>`` pipeline converter."""
-    bp = Blueprint(name, __name__)
-    bp.record_once(lambda state: state.app.url_map.converters.setdefault(
-        "bo", PipelineConverter))
-    return bp
+    """A blueprint for Blue Ocean views; its rules are registered through :func:`route`."""
+    return Blueprint(name, __name__)
 
 
 def route(bp: Blueprint, rule: str, methods: tuple[str, ...] = ("GET",)) -> Callable:
-    """Register a view at rule and at rule + '/' (no redirect between them)."""
+    """Register a view at rule and at rule + '/' (no redirect between them).
+
+    A rule with ``<bo:pipeline>`` is registered twice, once per name form, each with
+    path segments of their own: Werkzeug matches such rules segment by segment, where
+    one converter spanning a slash would make it try every pipeline rule's whole
+    regex in turn (146 µs a request instead of a few).
+    """
     def register(view: Callable) -> Callable:
-        for path in (rule, rule + "/"):
-            bp.add_url_rule(path, view.__name__, view, methods=list(methods))
+        forms = [(rule, view)]
+        if PIPELINE_PART in rule:
+            forms = [(rule.replace(PIPELINE_PART, "<pipeline>"), view),
+                     (rule.replace(PIPELINE_PART, "<folder>/pipelines/<leaf>"),
+                      _joined(view))]
+        for index, (form, target) in enumerate(forms):
+            for path in (form, form + "/"):
+                bp.add_url_rule(path, f"{view.__name__}{'_folder' * index}", target,
+                                methods=list(methods))
         return view
     return register
+
+
+def _joined(view: Callable) -> Callable:
+    """The view taking the folder form's two parts as one pipeline name (one per view,
+    as Flask wants one function per endpoint)."""
+    if view not in _FOLDER_VIEWS:
+        def folder_view(folder: str, leaf: str, **values):
+            return view(pipeline=f"{folder}/pipelines/{leaf}", **values)
+        _FOLDER_VIEWS[view] = folder_view
+    return _FOLDER_VIEWS[view]
+
+
+_FOLDER_VIEWS: dict[Callable, Callable] = {}
 
 
 def paging() -> tuple[int, int]:
