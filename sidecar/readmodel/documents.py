@@ -118,10 +118,12 @@ def _rows(session: Session, statement, values: dict[str, Any]) -> list:
 
 def _complete(session: Session, rows: list, last_run: int) -> Page:
     """Stored documents where they are current; the others built from the executions."""
-    page = Page([])
-    missing = [row.id for row in rows if row.body is None or
-               row.has_next != (row.run < last_run)]
-    built = {}
+    # Unpacked once: a named attribute of a result row costs as much as building a tuple.
+    keyed = [(key, run, has_next, etag, body)
+             for key, run, _state, _next_run, has_next, etag, body in rows]
+    missing = {key for key, run, has_next, _, body in keyed
+               if body is None or has_next != (run < last_run)}
+    page, built = Page([]), {}
     if missing:
         for execution in session.scalars(select(Execution).options(*queries.RUN_COLUMNS)
                                          .where(Execution.id.in_(missing))):
@@ -134,8 +136,8 @@ def _complete(session: Session, rows: list, last_run: int) -> Page:
                                "has_next": execution.run < last_run,
                                "etag": built[execution.id].etag})
     # A run discarded between the two reads is left out, as if the page were read later.
-    page.documents = [built[row.id] if row.id in missing else Document(row.body, row.etag)
-                      for row in rows if row.id in built or row.id not in missing]
+    page.documents = [built[key] if key in missing else Document(body, etag)
+                      for key, _, _, etag, body in keyed if key in built or key not in missing]
     return page
 
 
