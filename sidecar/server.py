@@ -29,6 +29,7 @@ import time
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from sidecar.logs import gunicorn_logconfig
 from sidecar.metrics import multiprocess
@@ -41,6 +42,14 @@ STEADY = 60.0
 """An engine that ran this long before it exited is restarted after the first pause."""
 STOP_GRACE = 20.0
 PR_SET_PDEATHSIG = 1
+
+
+class _NoAccessLine(Logger):
+    """gunicorn's logger without its access line, which it would build for every
+    request only to drop it (its access logger has no handler: the app writes that line)."""
+
+    def access(self, resp, req, environ, request_time) -> None:
+        """Nothing: see the class."""
 
 
 class _Gunicorn(BaseApplication):
@@ -65,6 +74,7 @@ def run_api(factory, settings: ServiceSettings, *, threads: int) -> None:
                # share it, and the root file system is read-only in the deploy.
                "control_socket_disable": True,
                "logconfig_dict": gunicorn_logconfig(settings.log_level, settings.log_format),
+               "logger_class": _NoAccessLine,
                # A dead worker's live gauges leave the merged /metrics page.
                "child_exit": lambda _server, worker: multiprocess.process_exited(worker.pid)}
     _Gunicorn(factory, options).run()
