@@ -198,7 +198,8 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1)
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--threads", type=int, default=8,
+                        help="threads per worker (serve's default)")
     parser.add_argument("--database-url", default="")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
