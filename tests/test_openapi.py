@@ -112,4 +112,7 @@ def test_every_route_is_documented_and_every_path_served(fuzzed_app):
 
 
 def _openapi_path(rule: str) -> str:
+    # A Blue Ocean pipeline's folder form is served by rules of its own (one path segment
+    # a parameter); the document describes it as a form of the one {pipeline} parameter.
+    rule = rule.replace("<folder>/pipelines/<leaf>", "<pipeline>")
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
