@@ -19,9 +19,14 @@ def sidecar():
 
 @contextmanager
 def caller_session() -> Iterator[Session]:
-    """A store session that sees only the caller's projects; others' rows do not exist in it."""
+    """A store session that sees only the caller's projects; others' rows do not exist in it.
+
+    A GET or HEAD only reads: its session is the store's reader (no transaction round
+    trips on PostgreSQL).
+    """
     principal = g.get("principal")
-    with sidecar().store.session() as opened:
+    store = sidecar().store
+    with (store.reader() if request.method in ("GET", "HEAD") else store.session()) as opened:
         yield restrict(opened, principal.projects if principal is not None else None)
 
 

@@ -50,6 +50,12 @@ class Store:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # A read needs no transaction of its own: on PostgreSQL it runs in autocommit, one
+        # round trip a statement instead of BEGIN, the statement and COMMIT. (SQLite's
+        # driver begins only before a write, so its reads are already like this.)
+        reading = self.engine.execution_options(isolation_level="AUTOCOMMIT") \
+            if self.engine.dialect.name == "postgresql" else self.engine
+        self._reads = sessionmaker(reading, class_=_ReadSession, expire_on_commit=False)
 
     def migrate(self, revision: str = "head") -> None:
         """Bring the schema up to a migration, the newest by default (one process at a time)."""
@@ -117,9 +123,28 @@ class Store:
         finally:
             session.close()
 
+    @contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A session that only reads; each statement sees the rows committed before it."""
+        session = self._reads()
+        try:
+            yield session
+        finally:
+            session.close()
+
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+class _ReadSession(Session):
+    """A session of :meth:`Store.reader`: flushing a change is an error, not an
+    autocommitted half of a transaction."""
+
+
+@event.listens_for(_ReadSession, "before_flush")
+def _refuse_writes(session, _context, _instances) -> None:
+    raise StoreError("a read session cannot write")
 
 
 @contextmanager
