@@ -8,9 +8,12 @@ after the fork, with the service's logging (one access line per request). The lo
 generator is wrk (Debian package ``wrk``: ``apt-get install wrk``) on the same machine:
 ``--connections`` keep-alive connections (default 16) for ``--duration`` seconds per
 endpoint, over random pipelines and runs, after a short warm-up of the same paths.
-Printed per endpoint: p50 and p99 latency, requests per second, the 1-minute load
-average while it ran; ``/healthz`` of the same server is measured in the same run as the
-ceiling of the HTTP stack. Client and server share the machine's cores.
+Printed per endpoint: p50 and p99 latency, requests per second, the CPU time the API
+processes (gunicorn master and workers; not the database server) used per request, and
+the 1-minute load average while it ran; ``/healthz`` of the same server is measured in
+the same run as the ceiling of the HTTP stack. Client and server share the machine's
+cores. The CPU per request varies far less from run to run than the rate on a shared
+machine, so it is the figure to compare between versions.
 
 The server is the API process exactly as ``serve`` starts it (``jenkins-sidecar api``,
 ``SIDECAR_WORKERS`` from ``--workers``), without the engine process, so that only the
@@ -160,6 +163,16 @@ def _load() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its children (Linux)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    ticks = 0
+    for each in [pid, *map(int, children)]:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def endpoints(pipelines: int, runs_each: int, count: int) -> dict[str, list[str]]:
     """Request paths per measured endpoint, over random pipelines and runs."""
     pick = random.Random(7)
@@ -216,15 +229,19 @@ def main() -> None:
             runs_each = args.executions // args.pipelines
             print(f"| endpoint ({args.executions} executions, {args.workers} workers × "
                   f"{args.threads} threads, wrk {args.connections} connections) | p50 | p99 "
-                  "| requests/s | load |\n| --- | --- | --- | --- | --- |")
+                  "| requests/s | server CPU per request | load |\n"
+                  "| --- | --- | --- | --- | --- | --- |")
             for name, paths in endpoints(args.pipelines, runs_each, args.paths).items():
                 wrk(base, paths, args.connections, 2)  # warm-up: connections, first reads
+                used = cpu_seconds(process.pid)
                 result = wrk(base, paths, args.connections, args.duration)
+                used = cpu_seconds(process.pid) - used
                 if result["bad"] or result["errors"]:
                     raise SystemExit(f"{name}: {result}")
                 rate = result["requests"] / (result["micros"] / 1e6)
                 print(f"| {name} | {result['p50'] / 1000:.1f} ms | {result['p99'] / 1000:.1f} ms "
-                      f"| {rate:.0f} | {result['load']:.1f} |", flush=True)
+                      f"| {rate:.0f} | {1000 * used / result['requests']:.2f} ms "
+                      f"| {result['load']:.1f} |", flush=True)
         finally:
             process.terminate()
             process.wait(timeout=30)
