@@ -12,8 +12,8 @@ Printed per endpoint: p50 and p99 latency, requests per second, the CPU time the
 processes (gunicorn master and workers; not the database server) used per request, and
 the 1-minute load average while it ran; ``/healthz`` of the same server is measured in
 the same run as the ceiling of the HTTP stack. Client and server share the machine's
-cores. The CPU per request varies far less from run to run than the rate on a shared
-machine, so it is the figure to compare between versions.
+cores. On a shared or virtual machine the rate moves by up to a factor of two between
+runs and the CPU per request by about a quarter: compare versions by several runs.
 
 The server is the API process exactly as ``serve`` starts it (``jenkins-sidecar api``,
 ``SIDECAR_WORKERS`` from ``--workers``), without the engine process, so that only the
