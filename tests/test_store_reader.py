@@ -52,10 +52,19 @@ def test_a_read_on_postgresql_holds_no_transaction(store):
     assert states == {"reader": "idle", "session": "idle in transaction"}
 
 
-def test_gets_read_and_posts_write_through_the_api(client):
+def test_gets_read_and_posts_write_through_the_api(app, client):
+    store, opened = app.extensions["sidecar"].store, []
+    for kind in ("reader", "session"):
+        def spy(original=getattr(store, kind), kind=kind):
+            opened.append(kind)
+            return original()
+        setattr(store, kind, spy)
     created = client.post("/api/v1/pipelines", json={"project": "shop", "name": "api",
                                                      "inlineConfig": CONFIG})
     assert created.status_code == 201, created.get_json()
+    assert "session" in opened and "reader" not in opened
+    opened.clear()
     listed = client.get("/api/v1/pipelines")
     assert listed.status_code == 200
     assert [p["id"] for p in listed.get_json()] == ["shop:api"]
+    assert opened == ["reader"]
