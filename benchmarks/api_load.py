@@ -41,6 +41,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import insert, text
 
+from proctree import process_tree
 from sidecar.render.naming import job_name
 from sidecar.store import Store
 from sidecar.store.models import Execution, LogChunk, Pipeline, StepState
@@ -164,11 +165,13 @@ def _load() -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) used so far by a process and its children (Linux)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    """CPU time (user + system) used so far by a process and its descendants alive now."""
     ticks = 0
-    for each in [pid, *map(int, children)]:
-        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+    for each in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
         ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
 

@@ -42,6 +42,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from proctree import process_tree
+
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 SECRET = "bench-secret"
@@ -291,16 +293,13 @@ class Sampler:
 
 def rss_of(pid: int) -> int:
     """Resident bytes of a process and all its descendants."""
-    total, pending = 0, [pid]
-    while pending:
-        current = pending.pop()
+    total = 0
+    for each in process_tree(pid):
         try:
-            status = Path(f"/proc/{current}/status").read_text()
+            status = Path(f"/proc/{each}/status").read_text()
             total += next(int(line.split()[1]) * 1024 for line in status.splitlines()
                           if line.startswith("VmRSS:"))
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(c) for c in (task / "children").read_text().split()]
-        except (OSError, StopIteration):
+        except (OSError, StopIteration):  # it ended meanwhile, or is a zombie
             continue
     return total
 
