@@ -7,6 +7,7 @@ carry a ``Link: <…>; rel="next"`` header, as Blue Ocean's @PagedResponse does.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Callable
 from urllib.parse import urlencode
 
@@ -14,6 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from sidecar.errors import ConfigError, Problem
 from sidecar.readmodel.logs import DEFAULT_THRESHOLD_KB, window
+from sidecar.readmodel.names import FOLDER_SEPARATOR
 from sidecar.services import bounded
 
 PREFIX = "/blue/rest/organizations/jenkins/pipelines"
@@ -42,7 +44,7 @@ def route(bp: Blueprint, rule: str, methods: tuple[str, ...] = ("GET",)) -> Call
         forms = [(rule, view)]
         if PIPELINE_PART in rule:
             forms = [(rule.replace(PIPELINE_PART, "<pipeline>"), view),
-                     (rule.replace(PIPELINE_PART, "<folder>/pipelines/<leaf>"),
+                     (rule.replace(PIPELINE_PART, f"<folder>{FOLDER_SEPARATOR}<leaf>"),
                       _joined(view))]
         for index, (form, target) in enumerate(forms):
             for path in (form, form + "/"):
@@ -52,17 +54,12 @@ def route(bp: Blueprint, rule: str, methods: tuple[str, ...] = ("GET",)) -> Call
     return register
 
 
+@cache  # one function per view, as Flask wants one per endpoint
 def _joined(view: Callable) -> Callable:
-    """The view taking the folder form's two parts as one pipeline name (one per view,
-    as Flask wants one function per endpoint)."""
-    if view not in _FOLDER_VIEWS:
-        def folder_view(folder: str, leaf: str, **values):
-            return view(pipeline=f"{folder}/pipelines/{leaf}", **values)
-        _FOLDER_VIEWS[view] = folder_view
-    return _FOLDER_VIEWS[view]
-
-
-_FOLDER_VIEWS: dict[Callable, Callable] = {}
+    """The view taking the folder form's two parts as one pipeline name."""
+    def folder_view(folder: str, leaf: str, **values):
+        return view(pipeline=f"{folder}{FOLDER_SEPARATOR}{leaf}", **values)
+    return folder_view
 
 
 def paging() -> tuple[int, int]:
