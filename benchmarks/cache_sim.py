@@ -6,8 +6,10 @@ Markdown table per cache mode: requested and offered load, hit rate, p50/p95 pen
 mean time-to-finish, for each affinity scheme and load, averaged over the seeds.
 
 Load (``--util``) is the share of the cluster's allocatable CPU that bound pods (CI and
-background) request, averaged over the measured runs: during the warm-up the CI arrival
-rate is corrected until it is met; "offered" is the cold work the arrivals bring.
+background) request, averaged over the measured runs: background pods start at their
+design share, and the CI arrival rate is corrected every 150 arrivals (Little's law,
+from the warm share of the latest bound runs) so that CI requests the rest; "offered"
+is the cold work the arrivals bring.
 
 The scheduler model, with where each rule is written, is in ``sim_scheduler.py``; the
 workloads in ``sim_workload.py``.

@@ -9,13 +9,15 @@ from __future__ import annotations
 import heapq
 import random
 import statistics
+from collections import deque
 
 from sidecar.cache import locality, scheme
 from sim_scheduler import GIB, Cluster, Node, Pod, affinity_terms, could_take, fits
 from sim_workload import Synthetic, Trace
 
 TAIL = 4 * 3600.0
-WINDOW = 150  # warm-up arrivals between corrections of the arrival rate
+WINDOW = 150  # arrivals between corrections of the arrival rate
+LATEST = 4 * WINDOW  # bound runs whose warm share sets the rate (the hit rate still rises)
 RECENT = 10  # successful runs whose median is the expected run time (as the engine's)
 
 
@@ -43,9 +45,9 @@ class Simulation:
         self.results: list[tuple] = []
         self.requested = [0, 0]  # cpu requested by bound CI, background pods
         self.area = [0.0, 0.0]  # requested cpu × time over the measured span
-        # warm-up: runs arrived, runs finished and counted, Σ their cpu × time,
-        # background cpu × time, since when
-        self.window = [0, 0, 0.0, 0.0, 0.0]
+        # for the rate: arrivals so far, (cold cpu × time, the same if warm) of the latest bound runs
+        self.arrivals = 0
+        self.bound_work: deque[tuple[float, float]] = deque(maxlen=LATEST)
         self.offered = 0.0  # cold cpu × time brought by arrivals in the measured span
         self.since, self.until = None, None
 
@@ -61,6 +63,8 @@ class Simulation:
         first = self.work.next_run()
         if first:
             self.push(first[0], "run", (0,) + first[1:])
+        for pod, life in self.work.initial_background():
+            self.start_background(pod, life)
         self.schedule_background()
         if p.churn:
             self.push(random.Random(p.seed).expovariate(p.churn * p.nodes / 86400), "churn", None)
@@ -71,12 +75,8 @@ class Simulation:
             if kind == "run":
                 self.on_arrival(item, warmup, total)
             elif kind == "bg":
-                pod, life = item
                 self.schedule_background()
-                pod.base = life
-                if self.measuring():
-                    self.offered += pod.cpu * life
-                self.submit(pod)
+                self.start_background(*item)
             elif kind == "end":
                 self.finish(item)
             elif kind == "hold":
@@ -99,10 +99,6 @@ class Simulation:
         if self.measuring():
             self.area[0] += self.requested[0] * dt
             self.area[1] += self.requested[1] * dt
-        if self.window[0] > WINDOW and self.since is None:
-            self.window[3] += self.requested[1] * dt
-        else:
-            self.window[4] = at
         self.now = at
 
     def on_arrival(self, item: tuple, warmup: int, total: int) -> None:
@@ -113,8 +109,8 @@ class Simulation:
             nxt = self.work.next_run()
             if nxt:
                 self.push(self.now + nxt[0], "run", (index + 1,) + nxt[1:])
-        self.window[0] = index
-        if index < warmup and index % WINDOW == WINDOW - 1:
+        self.arrivals = index
+        if index % WINDOW == WINDOW - 1 and self.until is None:
             self.correct_rate()
         if index == warmup:
             self.since = self.now
@@ -129,17 +125,29 @@ class Simulation:
     def correct_rate(self) -> None:
         """Set CI arrivals so that CI pods request their share of cpu (Little's law).
 
-        Requested cpu = arrival rate × mean (cpu × run time), and warm runs are shorter,
-        so the mean is taken over the runs finished so far (the first window, all cold,
-        left out).
+        It runs every WINDOW arrivals up to the last measured one, since the hit rate,
+        and with it the work an arrival brings, moves after the warm-up too.
+        Requested cpu = arrival rate × mean (cpu × run time). The workload knows the mean
+        cold work of an arrival; a warm run saves `saving` of it, so the mean is scaled
+        by the share of cold work that the latest *bound* runs ran warm. (Counting runs
+        when they finish would count mostly the short ones early on, and the rate would
+        overshoot: by half at 200 nodes, where the warm-up is short in simulated time.)
+        CI tops up the background's design share, not its level so far: the background
+        starts at its steady level, and on a small cluster its few long-lived pods make
+        that level swing by a third over hours, which CI should not follow.
         """
-        done, work, bg_area, since = self.window[1:]
-        if done and self.now > since:
-            # Background pods take hours to reach their level: their requests so far,
-            # not their design share, are what CI must top up.
-            background = bg_area / (self.now - since)
-            target = self.p.util * self.p.nodes * self.p.cpu * 1000 - background
-            self.work.scale(target / (work / done) / self.work.ci_rate)
+        cold = sum(w for w, _ in self.bound_work)
+        if cold:
+            target = self.p.util * (1 - self.p.background) * self.p.nodes * self.p.cpu * 1000
+            warm = sum(w for _, w in self.bound_work) / cold
+            work = self.work.ci_work * 1000 * (1 - self.p.saving * warm)
+            self.work.scale(target / work / self.work.ci_rate)
+
+    def start_background(self, pod: Pod, life: float) -> None:
+        pod.base = life
+        if self.measuring():
+            self.offered += pod.cpu * life
+        self.submit(pod)
 
     def schedule_background(self) -> None:
         nxt = self.work.next_background()
@@ -239,6 +247,9 @@ class Simulation:
                 pod.counted = (pod.pipeline, pod.slot)
                 duration = pod.base * (1 - self.p.saving)
             pod.bound, pod.expect = self.now, self.expected(pod.pipeline) or 0.0
+            if self.arrivals > WINDOW:
+                cold = pod.cpu * pod.base
+                self.bound_work.append((cold, cold if pod.hit else 0.0))
             self.running[pod.pipeline][id(pod)] = node.running[id(pod)] = pod
         self.push(self.now + duration, "end", pod)
         return True
@@ -253,9 +264,6 @@ class Simulation:
             del self.running[pod.pipeline][id(pod)], node.running[id(pod)]
             if pod.slot is not None:
                 node.locks[pod.pipeline].discard(pod.slot)  # the kernel drops the flock
-            if not pod.measured and self.window[0] > WINDOW:
-                self.window[1] += 1
-                self.window[2] += pod.cpu * (self.now - pod.bound)
             recent = [self.now - pod.bound] + self.recent[pod.pipeline]
             self.recent[pod.pipeline] = recent[:RECENT]
             if node in self.cluster.nodes:

@@ -5,12 +5,16 @@ A workload is any object with this interface (`Workload`), read by
 
 * ``pipelines``: how many pipelines; per pipeline ``cpu`` (millicores), ``mem`` (MiB),
   ``size`` (cache MiB) and ``median`` (expected cold run time, s — the hold's estimate);
+* ``ci_rate`` (CI arrivals per s) and ``ci_work`` (mean cold CPU-seconds, in cores × s,
+  of one arrival): the simulation's rate correction reads them;
 * ``next_run()``: ``(gap s, pipeline, cold run time s)`` of the next CI run, or None
   when the workload has no more runs;
 * ``next_background()``: ``(gap s, Pod, lifetime s)`` of the next non-CI pod, or None;
-* ``scale(factor)``: multiply the CI arrival rate (the simulation tunes it during the
-  warm-up until requested CPU is the asked share of the cluster); a replayed trace
-  ignores it.
+* ``initial_background()``: ``[(Pod, remaining lifetime s)]``, the non-CI pods already
+  running when the simulation starts (their steady level, so the load is right at once);
+* ``scale(factor)``: multiply the CI arrival rate (the simulation tunes it, up to the
+  last measured arrival, so that requested CPU is the asked share of the cluster); a
+  replayed trace ignores it.
 
 `Synthetic` is the benchmark's generated workload; `Trace` replays the executions that
 ``jenkins-sidecar history export`` wrote.
@@ -28,6 +32,7 @@ from typing import Protocol
 from sim_scheduler import GIB, Pod
 
 DEFAULT_SIZE = int(1.5 * GIB)
+BG_LIFE = 1800 * math.exp(0.5)  # mean of the non-CI pods' lognormal lifetime (σ = 1), s
 
 
 class Workload(Protocol):
@@ -38,10 +43,14 @@ class Workload(Protocol):
     mem: list[int]
     size: list[int]
     median: list[float]
+    ci_rate: float
+    ci_work: float
 
     def next_run(self) -> tuple[float, int, float] | None: ...
 
     def next_background(self) -> tuple[float, Pod, float] | None: ...
+
+    def initial_background(self) -> list[tuple[Pod, float]]: ...
 
     def scale(self, factor: float) -> None: ...
 
@@ -66,14 +75,15 @@ class Synthetic:
         capacity = p.nodes * p.cpu
         # First guess: the target share as cold work; the simulation corrects it.
         self.ci_rate = p.util * (1 - p.background) * capacity / self.ci_work
-        bg_work = 1.875 * 1800 * math.exp(0.5)  # mean cpu of the choices below × mean life
+        bg_work = 1.875 * BG_LIFE  # mean cpu of the choices below × mean life
         self.bg_rate = p.util * p.background * capacity / bg_work
         self.capacity = capacity
         self.rng, self.bg_rng = random.Random(p.seed * 104729 + 3), random.Random(p.seed * 15485863)
+        self.seed = p.seed
 
     def offered(self) -> float:
         """Offered load: cold CI work plus background work, as a share of the cluster's CPU."""
-        bg_work = 1.875 * 1800 * math.exp(0.5)
+        bg_work = 1.875 * BG_LIFE
         return (self.ci_rate * self.ci_work + self.bg_rate * bg_work) / self.capacity
 
     def scale(self, factor: float) -> None:
@@ -89,9 +99,19 @@ class Synthetic:
     def next_background(self) -> tuple[float, Pod, float]:
         """(gap, pod, lifetime) of the next non-CI pod."""
         r = self.bg_rng
-        cpu = r.choice((500, 1000, 2000, 4000))
-        pod = Pod(cpu=cpu, mem=cpu * r.choice((1, 2, 4, 8)) * GIB // 1000)
-        return r.expovariate(self.bg_rate), pod, 1800 * math.exp(r.gauss(0, 1.0))
+        return r.expovariate(self.bg_rate), _background_pod(r), 1800 * math.exp(r.gauss(0, 1.0))
+
+    def initial_background(self) -> list[tuple[Pod, float]]:
+        """The non-CI pods running at a random moment of the steady state.
+
+        Their number is arrival rate × mean lifetime (Little's law; the Poisson spread of
+        it left out); a pod seen running is picked in proportion to its lifetime (the
+        lognormal's length-biased form has log-mean μ + σ²), and has a uniform share of it
+        left.
+        """
+        r = random.Random(self.seed * 15485863 + 1)
+        return [(_background_pod(r), r.random() * 1800 * math.exp(r.gauss(1.0, 1.0)))
+                for _ in range(round(self.bg_rate * BG_LIFE))]
 
 
 class Trace:
@@ -124,6 +144,10 @@ class Trace:
             self.runs.append((0.0 if last is None else max(0.0, at - last), i, cold))
             last = at
         self.median = [statistics.median(runs.get(i, [60.0])) for i in range(self.pipelines)]
+        span = sum(gap for gap, _, _ in self.runs)
+        self.ci_rate = len(self.runs) / span if span else 0.0
+        self.ci_work = statistics.fmean(self.cpu[i] / 1000 * cold
+                                        for _, i, cold in self.runs) if self.runs else 0.0
         self.recorded_hit = (sum(bool(r.get("cacheHit")) for r in rows) / len(rows)) if rows else 0
         self._next = 0
 
@@ -143,6 +167,15 @@ class Trace:
     def next_background(self) -> None:
         """No background pods in a trace."""
         return None
+
+    def initial_background(self) -> list:
+        """No background pods in a trace."""
+        return []
+
+
+def _background_pod(r: random.Random) -> Pod:
+    cpu = r.choice((500, 1000, 2000, 4000))
+    return Pod(cpu=cpu, mem=cpu * r.choice((1, 2, 4, 8)) * GIB // 1000)
 
 
 def _time(row: dict) -> float:
