@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from scenarios import Scenario
 from sidecar import cache, config, render
-from sidecar.config.inputs import HistoryEntry, ProjectSettings, RenderContext
+from sidecar.config.inputs import HistoryEntry, ProjectSettings, RenderContext, from_located
 from sidecar.config.loader import load_file
 from sidecar.config.validate import validate_pipeline
 
 
 def inputs(scenario: Scenario) -> tuple[RenderContext, ProjectSettings, tuple[HistoryEntry, ...]]:
     """The scenario's context, settings and history (defaults where it has none)."""
+    settings = scenario.optional(".settings.yml")
     return (config.load_context(scenario.optional(".context.yml")),
-            config.load_settings(scenario.optional(".settings.yml")),
+            # By file name, as the config is, so a settings error's position is portable.
+            from_located(ProjectSettings, load_file(settings, display_name=settings.name))
+            if settings else ProjectSettings(),
             config.load_history(scenario.optional(".history.yml")))
 
 

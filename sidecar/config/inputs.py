@@ -107,6 +107,11 @@ class ProjectSettings:
         "scriptSplitting", False, {"type": "boolean"},
         "the Jenkins controller runs declarative's SCRIPT_SPLITTING_TRANSFORMATION, so the "
         "JVM method limit applies per stage instead of to the whole pipeline block")
+    scheduler_name: str = _field(
+        "schedulerName", "",
+        {"type": "string", "pattern": "^([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?)?$"},
+        "scheduler (profile) that places agent pods; empty: the cluster's default. Above "
+        "100 nodes, a profile with percentageOfNodesToScore 100 lets every warm node compete")
     service_account: str = _field("serviceAccount", "jenkins-agent",
                                   {"type": "string", "pattern": "^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"},
                                   "service account of agent pods (never cluster-admin)")

@@ -61,6 +61,8 @@ def build_pod(base: dict, pipeline: Pipeline, plans: list[StepPlan], containers:
         metadata["annotations"][f"{LABEL_PREFIX}/cache-note"] = placement.note
     spec = pod.setdefault("spec", {})
     spec["serviceAccountName"] = settings.service_account
+    if settings.scheduler_name:
+        spec["schedulerName"] = settings.scheduler_name
     running = [plan for plan in plans if plan.runs]
     spec["containers"] = spec.get("containers", []) + containers + [
         _service(service, settings) for service in pipeline.services]
