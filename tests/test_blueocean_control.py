@@ -179,6 +179,8 @@ def test_every_name_form_reaches_the_pipeline(client, path):
     "sidecar.shop.web/runs/99/", "sidecar.shop.web/runs/x/", "sidecar.shop.web/runs/1/nodes/99/",
     "sidecar.shop.web/runs/1/steps/3/", "sidecar.shop.web/runs/1/nodes/3/steps/10/",
     "sidecar.shop.web/runs/1/nodes/3/steps/10/log/", "sidecar.shop.web/runs/1/nope/",
+    "sidecar.shop.web/runs/1/nodes/99/log/", "sidecar.shop.web/runs/1/nodes/99/steps/4/log/",
+    "sidecar.shop.web/runs/99/steps/4/log/",
 ])
 def test_unknown_objects_are_404_in_the_error_shape(client, store, path):
     runs.trigger(store)

@@ -30,6 +30,12 @@ RUN_COLUMNS = (load_only(
     Execution.ended_at), selectinload(Execution.commits))
 
 
+# What a step's log reads of its run: the steps (their ids come from the run's shape) and
+# where Jenkins has it; not the config snapshot, the pipeline or the approvals.
+LOG_COLUMNS = (load_only(Execution.id, Execution.pipeline_id, Execution.run, Execution.state,
+                         Execution.jenkins_job, Execution.jenkins_build),
+               selectinload(Execution.steps))
+
 AUTHOR_ROWS = 100  # commits looked at to find an author in a project the caller sees
 
 
@@ -71,11 +77,15 @@ def pipeline(session: Session, pipeline_id: str) -> Pipeline:
     return found
 
 
-def run(session: Session, pipeline_id: str, number: str, *, steps: bool = False) -> Execution:
-    """One run by its number, optionally with its steps and pipeline. :raise NotFound:"""
+def run(session: Session, pipeline_id: str, number: str, *, steps: bool = False,
+        log: bool = False) -> Execution:
+    """One run by its number, optionally with its steps and pipeline, or what a step log
+    needs (`LOG_COLUMNS`). :raise NotFound:"""
     query = select(Execution).where(Execution.pipeline_id == pipeline_id,
                                     Execution.run == run_number(pipeline_id, number))
-    if steps:  # the graph also reads the config snapshot (what each step runs)
+    if log:
+        query = query.options(*LOG_COLUMNS)
+    elif steps:  # the graph also reads the config snapshot (what each step runs)
         query = query.options(selectinload(Execution.steps), joinedload(Execution.pipeline),
                               defer(Execution.jenkinsfile), defer(Execution.pod_yaml))
     else:

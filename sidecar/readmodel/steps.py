@@ -39,9 +39,15 @@ class RunGraph:
                        f"{names.bo_name(self.execution.pipeline_id)}.")
 
     def branches(self, node_id: str | None = None) -> list[graph.Branch]:
-        """The branches of a node (a stage: all of its own), or of the whole run."""
-        if node_id is not None:
-            self.node(node_id)
+        """The branches of a node (a stage: all of its own), or of the whole run.
+
+        :raise NotFound: no such node
+        """
+        if node_id is not None and not any(
+                node_id in (stage.node_id, *(b.node_id for b in stage.branches))
+                for stage in self.stages):
+            raise NotFound(f"Stage {node_id} not found in pipeline "
+                           f"{names.bo_name(self.execution.pipeline_id)}.")
         return [branch for stage in self.stages for branch in stage.branches
                 if node_id in (None, stage.node_id, branch.node_id)]
 
@@ -66,6 +72,13 @@ class RunGraph:
         return graph.step_document(f"{base}steps/{branch.step_id}/", branch,
                                    self.infos.get(key, graph.StepInfo()),
                                    self.approvals.get(key))
+
+
+def run_shape(session: Session, pipeline_id: str, number: str) -> RunGraph:
+    """A run's stages and branches only, in two queries (run, steps): enough to find a
+    step and read its log, not to describe it. :raise NotFound:"""
+    execution = queries.run(session, pipeline_id, number, log=True)
+    return RunGraph(execution, graph.layout(execution), {}, {})
 
 
 def run_graph(session: Session, pipeline_id: str, number: str) -> RunGraph:

@@ -9,7 +9,7 @@ from flask import jsonify
 from sidecar.api.blueocean.common import PREFIX, blueprint, log_response, paged, paging, route
 from sidecar.api.context import caller_session, sidecar
 from sidecar.readmodel import documents, logs, names
-from sidecar.readmodel.steps import run_graph
+from sidecar.readmodel.steps import run_graph, run_shape
 
 bp = blueprint("blueocean_nodes")
 RUN = PREFIX + "/<bo:pipeline>/runs/<run>"
@@ -83,7 +83,7 @@ def node_log(pipeline: str, run: str, node: str):
     """The logs of a node's steps, one after another (no ``start``, as in Blue Ocean)."""
     state = sidecar()
     with caller_session() as session:
-        found = run_graph(session, names.pipeline_id(pipeline), run)
+        found = run_shape(session, names.pipeline_id(pipeline), run)
         parts = [logs.step_log(session, found.execution, branch.row, state.jenkins)
                  for branch in found.branches(node)]
     text = b"".join(part for part, _ in parts)
@@ -108,7 +108,7 @@ def node_step_log(pipeline: str, run: str, node: str, step: str):
 def _step_log(pipeline: str, run: str, step: str, node: str | None):
     state = sidecar()
     with caller_session() as session:
-        found = run_graph(session, names.pipeline_id(pipeline), run)
+        found = run_shape(session, names.pipeline_id(pipeline), run)
         branch = found.branch(step, node)
         text, complete = logs.step_log(session, found.execution, branch.row, state.jenkins)
     return log_response(text, complete)
