@@ -11,7 +11,9 @@ We test these aspects, on SQLite and PostgreSQL:
 - a finished run's node list is stored once and served as stored (the same JSON as
   built); a running run's is not stored and follows its steps;
 - a page costs a fixed number of SQL statements however many runs it holds (native
-  list with steps and notifications; Blue Ocean list cold and warm; run detail).
+  list with steps and notifications; Blue Ocean list cold and warm; run detail);
+- the native list shows each execution exactly as its detail does, steps and
+  notifications included (the list reads them as plain rows, the detail as objects).
 """
 
 from __future__ import annotations
@@ -180,6 +182,15 @@ def _statements(store, client, path: str) -> int:
         event.remove(store.engine, "before_cursor_execute", count)
     assert response.status_code == 200, response.json
     return len(found)
+
+
+def test_a_listed_execution_is_its_detail(client, store):
+    _add(store, range(1, 4))
+    listed = client.get("/api/v1/executions?pipeline=shop:web").json
+    assert [e["id"] for e in listed] == ["shop:web-3", "shop:web-2", "shop:web-1"]
+    for execution in listed:
+        assert len(execution["steps"]) == 2 and len(execution["notifications"]) == 1
+        assert execution == client.get(f"/api/v1/executions/{execution['id']}").json
 
 
 def test_a_page_costs_the_same_statements_for_5_or_40_runs(client, store):

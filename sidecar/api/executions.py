@@ -52,10 +52,11 @@ def list_executions():
         found = native.page(session, pipeline_id=request.args.get("pipeline"),
                             state=request.args.get("state"), limit=limit,
                             cursor=request.args.get("cursor"))
-        response = jsonify([_view(e) for e in found])
+        response = jsonify([_view(item.execution, steps=item.steps,
+                                  deliveries=item.deliveries) for item in found])
         if len(found) == limit:
             others = [(k, v) for k, v in request.args.items(multi=True) if k != "cursor"]
-            query = urlencode([*others, ("cursor", native.cursor_after(found[-1]))])
+            query = urlencode([*others, ("cursor", native.cursor_after(found[-1].execution))])
             response.headers["Link"] = f'<{request.path}?{query}>; rel="next"'
         return response
 
@@ -102,8 +103,8 @@ def step_log(execution_id: str, stage: int, step: int):
     return part.body, 200, headers
 
 
-def _view(execution) -> dict:
-    return executions.view(execution, jenkins_url=sidecar().settings.jenkins_url)
+def _view(execution, **read) -> dict:
+    return executions.view(execution, jenkins_url=sidecar().settings.jenkins_url, **read)
 
 
 @bp.get("/settings/<project>")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
@@ -173,8 +173,15 @@ def model_of(execution: Execution) -> PipelineModel:
     return config.parse_pipeline(execution.config_snapshot, "config")
 
 
-def view(execution: Execution, *, jenkins_url: str = "") -> dict[str, Any]:
-    """What the native API shows of an execution; jenkins_url: where Jenkins is, if known."""
+def view(execution: Execution, *, jenkins_url: str = "", steps: Sequence[Any] | None = None,
+         deliveries: Sequence[Any] | None = None) -> dict[str, Any]:
+    """What the native API shows of an execution; jenkins_url: where Jenkins is, if known.
+
+    steps, deliveries: its step states and notification deliveries when read already (as
+    rows with the same names, ordered as the relationships are); else the relationships.
+    """
+    steps = execution.steps if steps is None else steps
+    deliveries = execution.notifications if deliveries is None else deliveries
     return {
         "id": execution.id, "pipelineId": execution.pipeline_id, "run": execution.run,
         "state": execution.state, "reason": execution.reason,
@@ -190,8 +197,8 @@ def view(execution: Execution, *, jenkins_url: str = "") -> dict[str, Any]:
         "endedAt": _time(execution.ended_at),
         "steps": [{"stage": s.stage_index, "step": s.step_index, "stageName": s.stage_name,
                    "state": s.state, "startedAt": _time(s.started_at),
-                   "endedAt": _time(s.ended_at)} for s in execution.steps],
-        "notifications": notifications.views(execution),
+                   "endedAt": _time(s.ended_at)} for s in steps],
+        "notifications": notifications.views(deliveries),
     }
 
 

@@ -22,7 +22,7 @@ single message (Fixed, Regression, Changed, then the end state itself).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
@@ -132,12 +132,12 @@ def check_recipients(session: Session, project: str, text: str, file: str,
         raise ConfigError(problems)
 
 
-def views(execution: Execution) -> list[dict[str, Any]]:
-    """The execution's deliveries as its native view shows them."""
+def views(deliveries: Iterable[Any]) -> list[dict[str, Any]]:
+    """An execution's deliveries (rows or NotificationDelivery) as its native view shows them."""
     return [{"notifier": d.notifier, "condition": d.condition, "recipients": d.recipients,
              "state": d.state, "attempts": d.attempts, "lastError": d.last_error or None,
              "templateError": d.template_error or None, "sentAt": _time(d.sent_at)}
-            for d in execution.notifications]
+            for d in deliveries]
 
 
 def _enqueue(session: Session, execution: Execution, notification: Notification,
