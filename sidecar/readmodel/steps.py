@@ -35,21 +35,22 @@ class RunGraph:
         for document in self.nodes():
             if document["id"] == node_id:
                 return document
-        raise NotFound(f"Stage {node_id} not found in pipeline "
-                       f"{names.bo_name(self.execution.pipeline_id)}.")
+        raise self._no_node(node_id)
 
     def branches(self, node_id: str | None = None) -> list[graph.Branch]:
         """The branches of a node (a stage: all of its own), or of the whole run.
 
-        :raise NotFound: no such node
+        :raise NotFound: no such node (every stage has a branch, so a node has one)
         """
-        if node_id is not None and not any(
-                node_id in (stage.node_id, *(b.node_id for b in stage.branches))
-                for stage in self.stages):
-            raise NotFound(f"Stage {node_id} not found in pipeline "
-                           f"{names.bo_name(self.execution.pipeline_id)}.")
-        return [branch for stage in self.stages for branch in stage.branches
-                if node_id in (None, stage.node_id, branch.node_id)]
+        found = [branch for stage in self.stages for branch in stage.branches
+                 if node_id in (None, stage.node_id, branch.node_id)]
+        if node_id is not None and not found:
+            raise self._no_node(node_id)
+        return found
+
+    def _no_node(self, node_id: str) -> NotFound:
+        return NotFound(f"Stage {node_id} not found in pipeline "
+                        f"{names.bo_name(self.execution.pipeline_id)}.")
 
     def steps(self, node_id: str | None = None) -> list[dict[str, Any]]:
         """The step documents of a node, or of the run."""
