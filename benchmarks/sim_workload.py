@@ -32,7 +32,11 @@ from typing import Protocol
 from sim_scheduler import GIB, Pod
 
 DEFAULT_SIZE = int(1.5 * GIB)
-BG_LIFE = 1800 * math.exp(0.5)  # mean of the non-CI pods' lognormal lifetime (σ = 1), s
+# Non-CI pods: cpu (millicores, equally likely) and lognormal lifetime (median, σ = 1, s).
+BG_CPUS = (500, 1000, 2000, 4000)
+BG_MEDIAN = 1800
+BG_LIFE = BG_MEDIAN * math.exp(0.5)  # the lifetime's mean
+BG_WORK = statistics.fmean(BG_CPUS) / 1000 * BG_LIFE  # cores × s of one pod, on average
 
 
 class Workload(Protocol):
@@ -75,16 +79,14 @@ class Synthetic:
         capacity = p.nodes * p.cpu
         # First guess: the target share as cold work; the simulation corrects it.
         self.ci_rate = p.util * (1 - p.background) * capacity / self.ci_work
-        bg_work = 1.875 * BG_LIFE  # mean cpu of the choices below × mean life
-        self.bg_rate = p.util * p.background * capacity / bg_work
+        self.bg_rate = p.util * p.background * capacity / BG_WORK
         self.capacity = capacity
         self.rng, self.bg_rng = random.Random(p.seed * 104729 + 3), random.Random(p.seed * 15485863)
         self.seed = p.seed
 
     def offered(self) -> float:
         """Offered load: cold CI work plus background work, as a share of the cluster's CPU."""
-        bg_work = 1.875 * BG_LIFE
-        return (self.ci_rate * self.ci_work + self.bg_rate * bg_work) / self.capacity
+        return (self.ci_rate * self.ci_work + self.bg_rate * BG_WORK) / self.capacity
 
     def scale(self, factor: float) -> None:
         """Multiply the CI arrival rate."""
@@ -99,7 +101,7 @@ class Synthetic:
     def next_background(self) -> tuple[float, Pod, float]:
         """(gap, pod, lifetime) of the next non-CI pod."""
         r = self.bg_rng
-        return r.expovariate(self.bg_rate), _background_pod(r), 1800 * math.exp(r.gauss(0, 1.0))
+        return r.expovariate(self.bg_rate), _background_pod(r), BG_MEDIAN * math.exp(r.gauss(0, 1.0))
 
     def initial_background(self) -> list[tuple[Pod, float]]:
         """The non-CI pods running at a random moment of the steady state.
@@ -110,7 +112,7 @@ class Synthetic:
         left.
         """
         r = random.Random(self.seed * 15485863 + 1)
-        return [(_background_pod(r), r.random() * 1800 * math.exp(r.gauss(1.0, 1.0)))
+        return [(_background_pod(r), r.random() * BG_MEDIAN * math.exp(r.gauss(1.0, 1.0)))
                 for _ in range(round(self.bg_rate * BG_LIFE))]
 
 
@@ -174,7 +176,7 @@ class Trace:
 
 
 def _background_pod(r: random.Random) -> Pod:
-    cpu = r.choice((500, 1000, 2000, 4000))
+    cpu = r.choice(BG_CPUS)
     return Pod(cpu=cpu, mem=cpu * r.choice((1, 2, 4, 8)) * GIB // 1000)
 
 
