@@ -12,6 +12,7 @@ import ipaddress
 import math
 import os
 import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -20,6 +21,10 @@ from sidecar.logs import FORMATS, LEVELS
 
 PREFIX = "SIDECAR_"
 MIN_SECRET_KEY = 32
+ELECTIONS = ("database", "kubernetes")
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+LEASE_NAME = re.compile(rf"{_DNS_LABEL}/{_DNS_LABEL}(\.{_DNS_LABEL})*")
+"""namespace/name: a namespace is a DNS label, a Lease's name a DNS subdomain."""
 MAX_WORKERS = 16  # each worker holds its own database pool; more rarely helps on one node
 
 
@@ -88,6 +93,12 @@ class ServiceSettings:
                             f"most {MAX_WORKERS}")
     leader_ttl: float = _setting(15.0, "seconds the engine's leader lease lasts without renewal; "
                                  "a standby takes over within twice this after the leader dies")
+    leader_election: str = _setting("database", "who elects the engine's leader: database (a "
+                                    "lease row on PostgreSQL, a file lock on SQLite) or "
+                                    "kubernetes (a coordination.k8s.io Lease; the database "
+                                    "still fences every write)")
+    leader_lease: str = _setting("jenkins/jenkins-sidecar-engine", "namespace/name of that "
+                                 "Lease when the election is kubernetes")
     instance_id: str = _setting("", "name of this replica in the leader lease, /readyz and the "
                                 "logs (e.g. the pod name); empty: host name and process id")
     cache_root: str = _setting("/var/lib/jenkins-sidecar-cache", "host directory every "
@@ -159,6 +170,15 @@ class ServiceSettings:
             problems.append(_problem("workers", f"must be 0 (automatic) to {MAX_WORKERS}"))
         if not self.leader_ttl >= 1:  # NaN fails too
             problems.append(_problem("leader_ttl", "must be at least 1 second"))
+        if self.leader_election not in ELECTIONS:
+            problems.append(_problem("leader_election", "must be database or kubernetes"))
+        if self.leader_election == "kubernetes":
+            if self.kubernetes_api == "off":
+                problems.append(_problem("leader_election", "kubernetes needs the Kubernetes "
+                                         f"API ({env_name('kubernetes_api')} is off)"))
+            if not LEASE_NAME.fullmatch(self.leader_lease):
+                problems.append(_problem("leader_lease", "must be namespace/name, both "
+                                         "lower-case DNS names"))
         return problems
 
     def worker_count(self, cores: int | None = None) -> int:

@@ -10,6 +10,12 @@ and stops. Times are the database's (``clock_timestamp()``), never a replica's c
 
 SQLite: one engine per database file, by an OS lock on a file beside it; a second
 engine waits for it. The lease row is still written, so /readyz shows who leads.
+
+Kubernetes (``SIDECAR_LEADER_ELECTION=kubernetes``): a `coordination.k8s.io` Lease
+decides who leads (`sidecar.kube.lease`, visible to ``kubectl get lease``); the database
+lease above still fences every write. Its holder takes the database lease over without
+waiting for it to expire — the Lease already proved the former holder silent for a TTL —
+and a former holder that was paused meanwhile fails its next fence.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from sidecar.kube.lease import LeaseLock
 from sidecar.store import Store
 from sidecar.store.models import EngineHeartbeat, LeaderLease, utcnow
 
@@ -45,8 +52,12 @@ class Lease:
         self.epoch: int | None = None
         self._lost = False
 
-    def acquire(self) -> bool:
-        """Try once to become the leader; True when this engine leads now."""
+    def acquire(self, take_over: bool = False) -> bool:
+        """Try once to become the leader; True when this engine leads now.
+
+        take_over: another election already chose this engine, so take an unexpired
+        database lease too (its holder's next fence fails).
+        """
         raise NotImplementedError
 
     def renew(self) -> None:
@@ -80,8 +91,8 @@ class Lease:
 class PostgresLease(Lease):
     """A lease row with a fencing epoch, timed by the database's clock."""
 
-    def acquire(self) -> bool:
-        """Take the lease if it is free or expired; the epoch grows by one."""
+    def acquire(self, take_over: bool = False) -> bool:
+        """Take the lease if it is free or expired (or take_over); the epoch grows by one."""
         with self._store.session() as session:
             epoch = session.execute(text(
                 "INSERT INTO leader_lease (name, holder, epoch, expires_at, renewed_at) "
@@ -90,8 +101,10 @@ class PostgresLease(Lease):
                 "ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, "
                 "epoch = leader_lease.epoch + 1, expires_at = EXCLUDED.expires_at, "
                 "renewed_at = EXCLUDED.renewed_at "
-                "WHERE leader_lease.expires_at < clock_timestamp() RETURNING epoch"),
-                {"name": LEASE, "holder": self.holder, "ttl": self.ttl}).scalar()
+                "WHERE :take_over OR leader_lease.expires_at < clock_timestamp() "
+                "RETURNING epoch"),
+                {"name": LEASE, "holder": self.holder, "ttl": self.ttl,
+                 "take_over": take_over}).scalar()
         if epoch is None:
             return False
         self.epoch = epoch
@@ -141,7 +154,7 @@ class FileLease(Lease):
         super().__init__(store, holder, ttl)
         self._path, self._handle = path, None
 
-    def acquire(self) -> bool:
+    def acquire(self, take_over: bool = False) -> bool:
         """Take the file lock without waiting; record the lease row for /readyz."""
         if self._path is not None:
             handle = open(self._path, "a+b")  # noqa: SIM115 - held for the process's life
@@ -188,8 +201,49 @@ class FileLease(Lease):
         return utcnow() + timedelta(seconds=self.ttl)
 
 
-def lease_for(store: Store, holder: str, ttl: float) -> Lease:
-    """The leadership that fits the database: a fenced lease row, or a file lock."""
+class KubeLease(Lease):
+    """A Kubernetes Lease elects the leader; the database's lease fences its writes."""
+
+    def __init__(self, fencing: Lease, lock: LeaseLock):
+        super().__init__(fencing._store, fencing.holder, fencing.ttl)
+        self._fencing, self._lock = fencing, lock
+
+    def acquire(self, take_over: bool = False) -> bool:
+        """Hold the Kubernetes Lease, then take the database lease over."""
+        if not self._lock.acquire() or not self._fencing.acquire(take_over=True):
+            return False
+        self.epoch = self._fencing.epoch
+        return True
+
+    def renew(self) -> None:
+        """Renew both; losing either one loses the lead."""
+        if self._lost:
+            raise self.lost("it was lost earlier")
+        self._fencing.renew()
+        if not self._lock.renew():
+            raise self.lost("the Kubernetes Lease names another holder")
+
+    def fence(self, session: Session) -> None:
+        """The database lease's proof, in the committing transaction."""
+        if self._lost:
+            raise self.lost("it was lost earlier")
+        self._fencing.fence(session)
+
+    def release(self) -> None:
+        """Give both up, the database lease first (no write can follow)."""
+        if self._lost:
+            return
+        self._fencing.release()
+        self._lock.release()
+
+
+def lease_for(store: Store, holder: str, ttl: float, lock: LeaseLock | None = None) -> Lease:
+    """The leadership that fits the database: a fenced lease row, or a file lock.
+
+    lock: a Kubernetes Lease that elects instead, the database's lease still fencing.
+    """
     if store.engine.dialect.name == "postgresql":
-        return PostgresLease(store, holder, ttl)
-    return FileLease(store, holder, ttl, store.lock_path("engine"))
+        fencing: Lease = PostgresLease(store, holder, ttl)
+    else:
+        fencing = FileLease(store, holder, ttl, store.lock_path("engine"))
+    return KubeLease(fencing, lock) if lock is not None else fencing

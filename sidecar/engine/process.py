@@ -21,6 +21,7 @@ from sidecar.engine.leader import Lease, LostLeadership, lease_for
 from sidecar.engine.loop import Engine
 from sidecar.jenkins import client_from, status
 from sidecar.kube import KubeError, PodLocator
+from sidecar.kube.lease import LeaseLock
 from sidecar.metrics import record
 from sidecar.notify import WebhookSender
 from sidecar.settings import ServiceSettings
@@ -60,7 +61,7 @@ def run(settings: ServiceSettings, holder: str, stop: threading.Event) -> int:
     # a sync makes inside its transaction.
     idle = 2 * max(settings.leader_ttl, settings.jenkins_timeout)
     store = Store(settings.database_url, idle_transaction_timeout=idle)
-    lease = lease_for(store, holder, settings.leader_ttl)
+    lease = lease_for(store, holder, settings.leader_ttl, election_lock(settings, holder))
     jenkins = client_from(settings)
     try:
         if not _stand_by(lease, settings, stop):
@@ -86,6 +87,8 @@ def _stand_by(lease: Lease, settings: ServiceSettings, stop: threading.Event) ->
                 log.info("engine %s stands by: another replica leads", lease.holder)
                 announced = True
             lease.beat(leading=False)
+        except KubeError as exc:  # the Kubernetes API may be away or refuse; keep trying
+            log.warning("engine %s cannot reach the Kubernetes Lease: %s", lease.holder, exc)
         except Exception:  # the database may be away for a while; keep trying
             log.exception("engine %s cannot reach the lease", lease.holder)
         stop.wait(poll)
@@ -142,6 +145,16 @@ def _renew(lease: Lease, ttl: float, stop: threading.Event, progress: _Progress)
             return  # the cycle loop finds out at its next fence and stops
         except Exception:
             log.warning("engine %s could not renew its lease", lease.holder, exc_info=True)
+
+
+def election_lock(settings: ServiceSettings, holder: str) -> LeaseLock | None:
+    """The Kubernetes Lease that elects the leader, when the settings say so."""
+    if settings.leader_election != "kubernetes":
+        return None
+    namespace, name = settings.leader_lease.split("/", 1)
+    return LeaseLock(namespace=namespace, name=name, holder=holder, ttl=settings.leader_ttl,
+                     host=settings.kubernetes_api or None,
+                     token=settings.kubernetes_token or None)
 
 
 def _pod_locator(settings: ServiceSettings) -> PodLocator | None:

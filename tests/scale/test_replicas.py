@@ -7,7 +7,8 @@ three replicas on PostgreSQL (one on SQLite, where a file lock allows one engine
   once, the project quota is never exceeded in Jenkins at any sampled moment, and the
   builds are queued in trigger order;
 - SIGKILL of the leader with 10 runs in flight: another replica leads within 2 × TTL
-  (SQLite: the restarted replica) and every run finishes once;
+  (SQLite: the restarted replica) and every run finishes once — also when a Kubernetes
+  Lease elects the leader (the fake Kubernetes API), which then names the successor;
 - SIGSTOP of the leader past its TTL, then SIGCONT: another leads meanwhile, the woken
   one stops without writing (fencing) and no build is duplicated;
 - three replicas started at once on an empty database all come up, with one leader.
@@ -23,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from fakes.jenkins import FakeJenkins
+from fakes.kubernetes import FakeKubernetes
 from replicas import (CONFIG, TOKEN, TTL, Replica, environment, lease_expired, leader_of,
                       script, wait_for)
 from sidecar.engine.starter import EXECUTION_PARAMETER
@@ -33,6 +35,13 @@ QUOTA = 4
 @pytest.fixture
 def jenkins():
     with FakeJenkins(auto_start=True, api_tokens={"sidecar": TOKEN}) as fake:
+        yield fake
+
+
+@pytest.fixture
+def kube():
+    """A fake Kubernetes API (for the replicas that elect their leader with a Lease)."""
+    with FakeKubernetes() as fake:
         yield fake
 
 
@@ -118,8 +127,15 @@ def test_fifty_triggers_over_the_replicas(cluster, jenkins, database_url):
     assert queued == triggered
 
 
-def test_sigkill_of_the_leader_with_ten_runs_in_flight(cluster, jenkins, database_url):
-    replicas = cluster(_replica_count(database_url))
+@pytest.mark.parametrize("election", ["database", "kubernetes"])
+def test_sigkill_of_the_leader_with_ten_runs_in_flight(kube, cluster, jenkins, database_url,
+                                                        election):
+    extra = {}
+    if election == "kubernetes":
+        if not database_url.startswith("postgresql"):
+            pytest.skip("replicas share PostgreSQL; SQLite allows one engine per file")
+        extra = {"SIDECAR_LEADER_ELECTION": "kubernetes", "SIDECAR_KUBERNETES_API": kube.url}
+    replicas = cluster(_replica_count(database_url), **extra)
     _setup(replicas[0], 0)
     ids = _trigger(replicas, 10)
     wait_for(lambda: len(jenkins.builds) == 10, "ten builds")
@@ -138,6 +154,9 @@ def test_sigkill_of_the_leader_with_ten_runs_in_flight(cluster, jenkins, databas
     if len(replicas) > 1:
         assert successor is not leader
         assert time.monotonic() - killed_at <= 2 * TTL, "takeover within 2 × TTL"
+    if election == "kubernetes":  # the Lease names the new leader, as `kubectl get lease` shows
+        lease = kube.leases[("jenkins", "jenkins-sidecar-engine")]["spec"]
+        assert (lease["holderIdentity"], lease["leaseTransitions"]) == (successor.name, 1)
     for build in list(jenkins.builds.values()):
         script(build)
     wait_for(lambda: _ended(survivors[0], ids), "every run to end")
