@@ -195,6 +195,15 @@ def test_sidecar_environment_passes_its_own_settings_check(manifests):
     assert mount[str(PurePosixPath(settings.api_tokens_file).parent)] == "api-tokens"
 
 
+def test_the_leader_lease_is_the_one_the_role_lets_the_sidecar_renew(manifests):
+    settings = settings_from(environment(manifests, manifests.get(*SIDECAR)))
+    assert settings.leader_election == "kubernetes"
+    namespace, name = settings.leader_lease.split("/")
+    role = manifests.get("Role", "jenkins-sidecar-leases", namespace)
+    (renew,) = [rule for rule in role["rules"] if "update" in rule["verbs"]]
+    assert renew["resourceNames"] == [name]
+
+
 def test_token_file_loads_and_gc_reports_with_cache_report_token(manifests, tmp_path):
     tokens = tmp_path / "tokens.yaml"
     tokens.write_text(manifests.secret("jenkins-sidecar-api-tokens", "jenkins")["tokens.yaml"])

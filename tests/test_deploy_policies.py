@@ -2,7 +2,7 @@
 
 We test these aspects, for each overlay:
 - each ServiceAccount gets exactly its rules: the sidecar reads agent pods, one namespace,
-  nodes and pods (lists), and manages leases in its own namespace; Jenkins manages agent
+  nodes and pods (lists), and creates, reads and renews its one leader Lease; Jenkins manages agent
   pods in the agent namespace only; the gc DaemonSet and the agents get nothing; no role
   touches Secrets or uses wildcards;
 - the cache gc DaemonSet mounts only the cache root, drops every capability but
@@ -28,7 +28,9 @@ from manifests import (KUBERNETES_VERSION, OVERLAYS, container, container_port, 
 
 SIDECAR_RULES = {
     ("Role", "jenkins-agents", "", "pods", (), ("get", "list", "watch")),
-    ("Role", "jenkins", "coordination.k8s.io", "leases", (), ("create", "get", "update")),
+    ("Role", "jenkins", "coordination.k8s.io", "leases", (), ("create",)),
+    ("Role", "jenkins", "coordination.k8s.io", "leases", ("jenkins-sidecar-engine",),
+     ("get", "update")),
     ("ClusterRole", None, "", "namespaces", ("jenkins-agents",), ("get",)),
     ("ClusterRole", None, "", "nodes", (), ("list",)),
     ("ClusterRole", None, "", "pods", (), ("list",)),
