@@ -106,7 +106,11 @@ def test_sigkill_during_ten_runs(database_url):
         env = {"PATH": os.environ["PATH"], "SIDECAR_DATABASE_URL": database_url,
                "SIDECAR_JENKINS_URL": fake.url, "SIDECAR_JENKINS_USER": "sidecar",
                "SIDECAR_JENKINS_TOKEN": TOKEN, "SIDECAR_SYNC_INTERVAL": "0.1",
-               "SIDECAR_KUBERNETES_API": "off", "SIDECAR_BIND": f"127.0.0.1:{_free_port()}"}
+               "SIDECAR_KUBERNETES_API": "off", "SIDECAR_BIND": f"127.0.0.1:{_free_port()}",
+               # Short waits, beside the point here: the restarted engine waits for the
+               # killed one's lease to expire, and a stage that ends in a running build
+               # (no push from the fake) shows at the next reconciliation.
+               "SIDECAR_LEADER_TTL": "2", "SIDECAR_SYNC_RECONCILE": "0"}
         server = Server(env)
         server.start()
         try:
