@@ -8,13 +8,15 @@ concurrency included) with a candidate clock the test moves, so nothing waits:
 - the taker then takes the database lease over at once, with the next epoch, and the
   former holder's transactions and renewals fail (fencing);
 - a candidate that loses the write race (409) does not lead; a clean release lets the
-  next candidate lead at once;
+  next candidate lead at once; the leader's own two renewers (cycle loop and thread)
+  never make it lose the race to itself;
 - bad election settings are refused at start.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime, timezone
 
 import pytest
@@ -126,6 +128,22 @@ def test_a_candidate_that_loses_the_write_race_does_not_lead(store, kube):
     assert spec(kube)["holderIdentity"] == "rival"
     assert kube.request_counts[f"PUT /apis/coordination.k8s.io/v1/namespaces/{KEY[0]}"
                                f"/leases/{KEY[1]}"] == 1
+
+
+def test_renewals_from_the_loop_and_the_renewer_thread_never_lose_the_lead(kube):
+    lock = LeaseLock(namespace=KEY[0], name=KEY[1], holder="r1", ttl=TTL, host=kube.url)
+    assert lock.acquire()
+    outcomes = []
+
+    def renew_many():
+        outcomes.extend(lock.renew() for _ in range(40))
+    threads = [threading.Thread(target=renew_many) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == [True] * 80
+    assert spec(kube)["holderIdentity"] == "r1"
 
 
 def test_the_kubernetes_api_refusing_is_an_error_not_a_lead(store, kube):

@@ -16,6 +16,7 @@ nothing when it wakes.
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -46,9 +47,33 @@ class LeaseLock:
                                                         verify_ssl=verify_ssl))
         self._clock = clock
         self._seen: _Seen | None = None
+        # The engine renews from its cycle loop and from a renewer thread: two writes at
+        # the version both read would make one of them a lost race, and a spurious loss.
+        self._one_at_a_time = threading.Lock()
 
     def acquire(self) -> bool:
         """Take the Lease if it is absent, ours, released or expired; True if we hold it."""
+        with self._one_at_a_time:
+            return self._acquire()
+
+    def renew(self) -> bool:
+        """Push renewTime ahead; False when the Lease is gone or names another holder."""
+        with self._one_at_a_time:
+            lease = self._read()
+            if lease is None or lease.spec.holder_identity != self.holder:
+                return False
+            return self._write(lease, transitions=lease.spec.lease_transitions or 0,
+                               acquired=lease.spec.acquire_time)
+
+    def release(self) -> None:
+        """Clear the holder (a clean stop), so the next candidate takes over at once."""
+        with self._one_at_a_time:
+            lease = self._read()
+            if lease is not None and lease.spec.holder_identity == self.holder:
+                self._write(lease, transitions=lease.spec.lease_transitions or 0,
+                            acquired=lease.spec.acquire_time, holder="")
+
+    def _acquire(self) -> bool:
         lease = self._read()
         if lease is None:
             return self._write(None, transitions=0, acquired=None)
@@ -59,21 +84,6 @@ class LeaseLock:
         if spec.holder_identity and not self._expired(lease):
             return False
         return self._write(lease, transitions=transitions + 1, acquired=None)
-
-    def renew(self) -> bool:
-        """Push renewTime ahead; False when the Lease is gone or names another holder."""
-        lease = self._read()
-        if lease is None or lease.spec.holder_identity != self.holder:
-            return False
-        return self._write(lease, transitions=lease.spec.lease_transitions or 0,
-                           acquired=lease.spec.acquire_time)
-
-    def release(self) -> None:
-        """Clear the holder (a clean stop), so the next candidate takes over at once."""
-        lease = self._read()
-        if lease is not None and lease.spec.holder_identity == self.holder:
-            self._write(lease, transitions=lease.spec.lease_transitions or 0,
-                        acquired=lease.spec.acquire_time, holder="")
 
     def _expired(self, lease: Any) -> bool:
         """Unchanged for its duration since we first saw this version (our clock)."""
