@@ -2,8 +2,9 @@
 
 Run: ``python benchmarks/cache_sim.py --nodes 20 --pipelines 100 --util 0.6,0.85``, or
 ``--trace FILE`` to replay what ``jenkins-sidecar history export`` wrote. It prints one
-Markdown table per cache mode: requested and offered load, hit rate, p50/p95 pending,
-mean time-to-finish, for each affinity scheme and load, averaged over the seeds.
+Markdown table per cache mode: requested and offered load, hit rate, the share of runs
+whose pod waited at all (held or pending), mean, p50 and p95 of that wait, mean
+time-to-finish, for each affinity scheme and load, averaged over the seeds.
 
 Load (``--util``) is the share of the cluster's allocatable CPU that bound pods (CI and
 background) request, averaged over the measured runs: background pods start at their
@@ -83,16 +84,33 @@ def cell(p: Params) -> dict:
 def table(params: list[Params], results: list[dict], seeds: int) -> str:
     """A Markdown table: one row per (scheme, rights, load), figures averaged over the seeds."""
     rows = ["| scheme | node/pod reads | requested cpu: target | requested cpu: measured "
-            "| offered load | hit rate | ever warm | p50 pending | p95 pending "
-            "| mean time-to-finish |", "|---|---|---|---|---|---|---|---|---|---|"]
+            "| offered load | hit rate | ever warm | pending at all | mean pending "
+            "| p50 pending | p95 pending | mean time-to-finish |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for i in range(0, len(params), seeds):
         group, p = results[i:i + seeds], params[i]
-        mean = {k: statistics.fmean(g[k] for g in group) for k in group[0]}
+        mean = {k: statistics.fmean(g[k] for g in group) for k in group[0] if k != "p95_by_cpu"}
         target = "replay" if p.trace else f"{p.util:.0%}"
         rows.append(f"| {p.scheme} | {'yes' if p.rights else 'no'} | {target} | "
                     f"{mean['util']:.1%} | {mean['offered']:.1%} | {mean['hit']:.1%} | "
-                    f"{mean['ceiling']:.1%} | {mean['p50']:.0f} s | "
+                    f"{mean['ceiling']:.1%} | {mean['pended']:.1%} | "
+                    f"{mean['mean_pending']:.0f} s | {mean['p50']:.0f} s | "
                     f"{mean['p95']:.0f} s | {mean['ttf'] / 60:.1f} min |")
+    return "\n".join(rows)
+
+
+def table_by_cpu(params: list[Params], results: list[dict], seeds: int) -> str:
+    """p95 pending of each pod size (CPU request), averaged over the seeds."""
+    sizes = sorted({cpu for r in results for cpu in r["p95_by_cpu"]})
+    rows = ["| scheme | node/pod reads | requested cpu: target | "
+            + " | ".join(f"p95 pending, {cpu / 1000:g}-CPU pods" for cpu in sizes) + " |",
+            "|---|---|---|" + "---|" * len(sizes)]
+    for i in range(0, len(params), seeds):
+        group, p = results[i:i + seeds], params[i]
+        cells = [statistics.fmean(g["p95_by_cpu"].get(cpu, 0.0) for g in group) for cpu in sizes]
+        rows.append(f"| {p.scheme} | {'yes' if p.rights else 'no'} | "
+                    f"{'replay' if p.trace else f'{p.util:.0%}'} | "
+                    + " | ".join(f"{c:.0f} s" for c in cells) + " |")
     return "\n".join(rows)
 
 
@@ -134,6 +152,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--score-percentage", type=int, default=0,
                         help="the cluster's percentageOfNodesToScore (0: adaptive default)")
     parser.add_argument("--trace", help="replay a `jenkins-sidecar history export` file")
+    parser.add_argument("--by-cpu", action="store_true",
+                        help="also a table of p95 pending per pod size")
     parser.add_argument("--workers", type=int, default=1,
                         help="processes; 1 runs the cells one after another")
     a = parser.parse_args(argv)
@@ -150,6 +170,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n{mode} caches, {a.nodes} nodes, {a.pipelines} pipelines, {a.runs} runs, "
               f"mean of {a.seeds} seeds\n", flush=True)
         print(table(cells, results, a.seeds), flush=True)
+        if a.by_cpu:
+            print("\n" + table_by_cpu(cells, results, a.seeds), flush=True)
 
 
 if __name__ == "__main__":

@@ -270,7 +270,7 @@ class Simulation:
                 self.write_cache(node, pod)
             if pod.measured:
                 self.results.append((pod.hit, pod.bound - pod.arrived, self.now - pod.arrived,
-                                     pod.ever_warm))
+                                     pod.ever_warm, pod.cpu))
         # Pending pods fit nowhere before; only this node gained room.
         if node.name in self.pinned:
             self.pinned[node.name] = [q for q in self.pinned[node.name]
@@ -328,9 +328,18 @@ def claim(node: Node, pipeline: int) -> int:
 
 
 def summarise(results: list[tuple]) -> dict:
-    """Hit rate, pending percentiles (s) and mean time-to-finish (s) of the measured runs."""
+    """Hit rate, how many waited, the wait's mean and percentiles (s), mean time-to-finish (s)."""
     pending = sorted(r[1] for r in results)
     return {"hit": sum(r[0] for r in results) / len(results),
             "ceiling": sum(r[3] for r in results) / len(results),
-            "p50": pending[len(pending) // 2], "p95": pending[int(len(pending) * 0.95)],
+            "p50": pending[len(pending) // 2], "p95": _p95(pending),
+            "pended": sum(1 for w in pending if w > 0) / len(pending),
+            "mean_pending": statistics.fmean(pending),
+            "p95_by_cpu": {cpu: _p95([r[1] for r in results if r[4] == cpu])
+                           for cpu in {r[4] for r in results}},
             "ttf": statistics.fmean(r[2] for r in results)}
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[int(len(ordered) * 0.95)]

@@ -77,3 +77,13 @@ def test_slots_are_claimed_per_node_warmest_free_first():
     assert sim_run.claim(node, 7) == 2
     assert sim_run.claim(node, 7) == 0
     assert sim_run.claim(node, 7) == 3  # all busy: a new one
+
+
+def test_waits_are_summarised_overall_and_per_pod_size():
+    # (hit, pending s, time-to-finish s, ever warm, cpu m): two of four runs waited.
+    results = [(True, 0.0, 60.0, True, 1000), (False, 30.0, 90.0, True, 1000),
+               (True, 0.0, 60.0, True, 4000), (True, 90.0, 150.0, True, 4000)]
+    summary = sim_run.summarise(results)
+    assert summary["pended"] == 0.5 and summary["mean_pending"] == 30.0
+    assert summary["p95_by_cpu"] == {1000: 30.0, 4000: 90.0}
+    assert summary["p95"] == 90.0 and summary["hit"] == 0.75
