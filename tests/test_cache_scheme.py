@@ -5,13 +5,18 @@ We test: the warm scheme gives every node with a usable warm cache one term of w
 node that left the cluster, or a node whose every warm slot is held by a running
 execution is not preferred, and a run that finished after a prune makes the node warm
 again; the seed scheme keeps its weights; pinning requires the newest warm node; the
-render path (`cache.place`) uses the same functions and the busy slots.
+render path (`cache.place`) uses the same functions and the busy slots; in a cluster
+larger than kube-scheduler's scored sample, with node room known, the warm term comes
+with a required window of 100 nodes — the warm ones and the roomiest others — that the
+Kubernetes schemas accept.
 """
 
 from __future__ import annotations
 
+import kubernetes_validate
+
 from sidecar import cache
-from sidecar.cache.scheme import (WarmCache, WarmKnowledge, affinity_for, describe,
+from sidecar.cache.scheme import (SCORED, WarmCache, WarmKnowledge, affinity_for, describe,
                                   usable_nodes)
 from sidecar.config import parse_pipeline
 from sidecar.config.inputs import HistoryEntry, ProjectSettings, RenderContext
@@ -81,3 +86,23 @@ def test_render_path_uses_the_scheme_and_the_busy_slots():
         (100, ["n1"])]
     gone = WarmKnowledge(warm=knowledge.warm, busy=knowledge.busy, nodes=frozenset({"n2"}))
     assert cache.place(pipeline, context, settings, history, gone).affinity is None
+
+
+def test_a_big_cluster_gets_a_window_that_kube_scheduler_scores_in_full():
+    # 151 nodes by free CPU; the warm n2 is among them.
+    roomy = tuple(f"m{i}" for i in range(75)) + ("n2",) + tuple(f"m{i}" for i in range(75, 150))
+    affinity = affinity_for("warm", WarmKnowledge(warm=WARM, roomy=roomy))
+    assert _values(affinity) == [(100, ["n1", "n2", "n3"])]  # the preference is unchanged
+    required = affinity["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    (term,) = required["nodeSelectorTerms"]
+    window = term["matchFields"][0]["values"]
+    assert len(window) == SCORED == len(set(window))
+    # The warm nodes first, then the roomiest of the others (n2 is warm, so not again).
+    assert window == ["n1", "n2", "n3"] + [f"m{i}" for i in range(97)]
+    assert "the 97 nodes with the most room" in describe(
+        "warm", WarmKnowledge(warm=WARM, roomy=roomy))
+    assert "required" not in str(affinity_for("warm", WarmKnowledge(warm=WARM)))
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "agent"},
+           "spec": {"containers": [{"name": "jnlp", "image": "jenkins/inbound-agent"}],
+                    "affinity": affinity}}
+    kubernetes_validate.validate(pod, "1.34.0", strict=True)

@@ -4,21 +4,31 @@ We test, on SQLite and PostgreSQL, against the fake Kubernetes API: a run whose 
 warm node is used up by other pods is held in Queueing ("warm nodes are full"), and
 starts as soon as the other pod goes, or when the hold ends; one admission reads nodes
 and pods once however many runs it holds; without Kubernetes, or when RBAC denies the
-reads, nothing is held for room. Units: the room arithmetic with real quantities, and a
-run's requests as the rendered pod's step and service containers have them.
+reads, nothing is held for room; in a cluster of more nodes than kube-scheduler scores,
+the started run's pod must land in a window of 100 nodes — its warm node first, then
+the nodes with the most free CPU — so that the warm node is always scored (the pod is
+valid Kubernetes and its Jenkinsfile runs under Groovy 2.4). Units: the
+room arithmetic with real quantities, and a run's requests as the rendered pod's step
+and service containers have them.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import kubernetes_validate
 import pytest
+import yaml
+from fakes.jenkins import FakeJenkins
 from fakes.kubernetes import FakeKubernetes
+from groovy_recorder import find
 
 from sidecar import cache, config, render
 from sidecar.config.inputs import ProjectSettings, RenderContext
 from sidecar.config.quantity import parse_quantity
 from sidecar.engine.admission import admit
+from sidecar.engine.loop import Engine
+from sidecar.jenkins import JenkinsClient
 from sidecar.engine.warmth import NodeRoom
 from sidecar.kube import PodLocator
 from sidecar.kube.room import Room, free_room, pod_total
@@ -172,3 +182,31 @@ def test_without_node_reads_nothing_is_held_for_room(store, kube, warmed, access
     state, slot, reason, note = _state(store, warmed)
     assert (state, slot, note) == ("Building", None, "")
     assert kube.request_counts["/api/v1/pods"] == (1 if access == "forbidden" else 0)
+
+
+def test_a_big_clusters_pod_must_land_where_its_warm_node_is_scored(store, kube, warmed,
+                                                                     templates, groovy):
+    kube.delete_pod("other-team")  # node-1, the warm node, has room
+    kube.nodes += [f"node-{i}" for i in range(3, 151)]  # 150 nodes: kube-scheduler samples
+    kube.allocatable.update({f"node-{i}": {"cpu": f"{3000 - i}m", "memory": "8Gi"}
+                             for i in range(3, 151)})
+    token = "7d1e4a9c2b5f8e3a6d0c9b2e5f8a1d4c7b"
+    with FakeJenkins(auto_start=True, api_tokens={"sidecar": token}) as jenkins, \
+            JenkinsClient(url=jenkins.url, user="sidecar", token=token) as client:
+        Engine(store=store, jenkins=client, templates=templates, queue_wait=5,
+               pods=PodLocator(namespace=kube.namespace, host=kube.url)).cycle()
+    with store.session() as session:
+        execution = executions.get(session, warmed)
+        pod, note = yaml.safe_load(execution.pod_yaml), execution.placement_note
+        jenkinsfile, pod_text = execution.jenkinsfile, execution.pod_yaml
+    kubernetes_validate.validate(pod, "1.34.0", strict=True)
+    assert {call["args"][0] for call in find(groovy.record(jenkinsfile), "yaml")} == {pod_text}
+    affinity = pod["spec"]["affinity"]["nodeAffinity"]
+    (term,) = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+    # node-2 has 8 CPUs free, node-3 … node-150 2.997 … 2.85, node-1 2.
+    assert term["matchFields"][0]["values"] == ["node-1", "node-2"] + [
+        f"node-{i}" for i in range(3, 101)]
+    assert affinity["preferredDuringSchedulingIgnoredDuringExecution"][0]["preference"] == {
+        "matchFields": [{"key": "metadata.name", "operator": "In", "values": ["node-1"]}]}
+    assert "limited to those and the 99 nodes with the most room" in note
+    assert kube.request_counts["/api/v1/pods"] == 1  # the hold and the window: one read

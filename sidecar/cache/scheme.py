@@ -12,6 +12,15 @@ pruned that cache, the node is still in the cluster, and — for slot caches —
 of the pipeline's warm slots there is not held by a running execution: the run's pod
 claims the warmest free slot on the node it lands on (`sidecar.render.slotclaim`). The
 benchmark (benchmarks/cache_sim.py) and the renderer both call these functions.
+
+In a cluster of more than 100 nodes kube-scheduler scores only a sample: it stops
+filtering once it has found `numFeasibleNodesToFind` feasible nodes (at least 100), from
+a rotating start (schedule_one.go), so a warm node outside the sample is never scored
+and the pod lands cold although the warm node had room. When the sidecar can read node
+room, the warm term therefore comes with a *required* term naming `SCORED` nodes: the
+usable warm ones and, for the rest, the nodes with the most free CPU. The scheduler then
+filters only those (NodeAffinity's PreFilter narrows to named nodes), scores all of
+them, and still places the pod at once on a roomy node when no warm node fits.
 """
 
 from __future__ import annotations
@@ -21,6 +30,8 @@ from dataclasses import dataclass, field
 SCHEMES = ("warm", "seed", "pin", "none")
 SEED_TERMS = 10
 WARM_TERMS = 20  # bounds the pod yaml; LRU gc keeps few warm copies per pipeline anyway
+SCORED = 100
+"""Nodes kube-scheduler always scores in full (minFeasibleNodesToFind)."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +58,9 @@ class WarmKnowledge:
     """(node, slot) held by the pipeline's running executions (slot caches only)."""
     history: tuple[str, ...] = ()
     """Nodes of the newest executions, finished or not (the seed scheme's input)."""
+    roomy: tuple[str, ...] = ()
+    """The cluster's nodes, most free CPU first; given only when the sidecar reads node
+    room and the cluster has more than `SCORED` nodes."""
 
 
 def usable_nodes(knowledge: WarmKnowledge, *, any_slot: bool = False) -> tuple[str, ...]:
@@ -85,7 +99,20 @@ def warm_affinity(knowledge: WarmKnowledge, key: str = "metadata.name") -> dict 
     if not nodes:
         return None
     term = {"weight": 100, "preference": select_nodes(list(nodes), key)}
-    return {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [term]}}
+    affinity = {"preferredDuringSchedulingIgnoredDuringExecution": [term]}
+    window = scored_window(nodes, knowledge.roomy)
+    if window:
+        affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {
+            "nodeSelectorTerms": [select_nodes(list(window), key)]}
+    return {"nodeAffinity": affinity}
+
+
+def scored_window(warm: tuple[str, ...], roomy: tuple[str, ...]) -> tuple[str, ...]:
+    """The warm nodes and the roomiest others, `SCORED` in all; () when room is unknown."""
+    if not roomy:
+        return ()
+    others = tuple(node for node in roomy if node not in warm)
+    return warm + others[:SCORED - len(warm)]
 
 
 def seed_affinity(history: tuple[str, ...], key: str = "metadata.name") -> dict | None:
@@ -121,7 +148,12 @@ def describe(scheme: str, knowledge: WarmKnowledge) -> str:
         return f"affinity scheme {scheme}"
     nodes = usable_nodes(knowledge)
     if nodes:
-        return f"warm cache on {', '.join(nodes[:WARM_TERMS])}"
+        note = f"warm cache on {', '.join(nodes[:WARM_TERMS])}"
+        window = scored_window(nodes[:WARM_TERMS], knowledge.roomy) if scheme == "warm" else ()
+        if window:
+            note += (f"; scheduling limited to those and the {len(window) - len(nodes[:WARM_TERMS])}"
+                     " nodes with the most room, so that every warm node is scored")
+        return note
     if usable_nodes(knowledge, any_slot=True):
         return "every warm slot is busy; the run starts in a cold slot"
     return "no warm cache known; no node preferred"

@@ -88,11 +88,12 @@ class Engine:
 
     def _cycle(self) -> CycleReport:
         report = CycleReport()
+        # Node room is read at most once per cycle, and only if a hold or the scored
+        # window of a start needs it.
+        room = NodeRoom(self._pods) if self._pods else None
         with self._store.session() as session:
-            # Node room is read at most once per cycle, and only if a hold could follow.
-            admitted = set(admit(session, room=NodeRoom(self._pods) if self._pods else None,
-                                 retries=self._retries))
-        report.started = self._starter.start_claimed(admitted)
+            admitted = set(admit(session, room=room, retries=self._retries))
+        report.started = self._starter.start_claimed(admitted, room)
         report.followed = self._follower.cycle()
         self._approvals.cycle()  # after sync: new approvals are notified in the same cycle
         self._notifications.cycle()

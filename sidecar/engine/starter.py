@@ -34,6 +34,7 @@ from sidecar.config.templates import TemplateSet
 from sidecar.engine import isolation, warmth
 from sidecar.engine.order import StartOrder
 from sidecar.engine.podsecurity import PodSecurityGate
+from sidecar.engine.warmth import NodeRoom
 from sidecar.errors import ConfigError, Problem
 from sidecar.jenkins import JenkinsClient, JenkinsError, JenkinsUnavailable
 from sidecar.metrics import record
@@ -64,9 +65,15 @@ class Starter:
         self._queue_wait, self._poll = queue_wait, poll
         self._workers, self._retries = workers, retries
         self._locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._room: NodeRoom | None = None
+        """This cycle's node room: set by `start_claimed`, read by the renders it starts."""
 
-    def start_claimed(self, fresh: set[str]) -> int:
-        """Start every claimed execution not in Jenkins yet (and not backing off)."""
+    def start_claimed(self, fresh: set[str], room: NodeRoom | None = None) -> int:
+        """Start every claimed execution not in Jenkins yet (and not backing off).
+
+        room: the cycle's node room (read at most once), for the scored window.
+        """
+        self._room = room
         with self._store.session() as session:
             now = utcnow()
             queued = session.execute(select(
@@ -165,6 +172,8 @@ class Starter:
             raise ConfigError(Problem(problem, config_path="cacheDir"))
         model = executions.model_of(execution)
         known = warmth.knowledge(session, execution)
+        if settings.affinity_scheme == "warm":
+            known = warmth.scored(known, self._room)
         placement = cache.place(model, context, settings, _history(session, pipeline.id), known)
         execution.placement_note = _note(execution.placement_note,
                                          scheme.describe(settings.affinity_scheme, known))

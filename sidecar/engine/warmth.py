@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import logging
 import statistics
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sidecar.cache import locality
-from sidecar.cache.scheme import WarmCache, WarmKnowledge, usable_nodes
+from sidecar.cache.scheme import SCORED, WarmCache, WarmKnowledge, usable_nodes
 from sidecar.config.inputs import ProjectSettings
 from sidecar.kube import KubeError, PodLocator, Room
 from sidecar.render.requests import Requests, pod_requests
@@ -51,18 +52,21 @@ class NodeRoom:
         self._pods = pods
         self._read = False
         self._rooms: dict[str, Room] | None = None
+        self._reading = threading.Lock()  # the starter's threads render at once
 
     def rooms(self) -> dict[str, Room] | None:
         """Room per node; None when unknown (no Kubernetes, or RBAC denies the reads)."""
-        if self._pods is not None and not self._read:
-            self._read = True
-            try:
-                self._rooms = self._pods.node_room()
-            except KubeError as exc:
-                if not NodeRoom.told:
-                    NodeRoom.told = True
-                    log.info("node room unknown, holds cover busy warm slots only: %s", exc)
-        return self._rooms
+        with self._reading:
+            if self._pods is not None and not self._read:
+                self._read = True
+                try:
+                    self._rooms = self._pods.node_room()
+                except KubeError as exc:
+                    if not NodeRoom.told:
+                        NodeRoom.told = True
+                        log.info("node room unknown, holds cover busy warm slots only: %s",
+                                 exc)
+            return self._rooms
 
 
 def epoch(moment: datetime | None) -> float:
@@ -103,6 +107,21 @@ def knowledge(session: Session, execution: Execution,
     return WarmKnowledge(warm=tuple(sorted(warm, key=lambda c: -c.at)), pruned=pruned,
                          nodes=nodes, busy=busy_slots(session, execution),
                          history=tuple(history))
+
+
+def scored(known: WarmKnowledge, room: NodeRoom | None) -> WarmKnowledge:
+    """The knowledge with the nodes by free CPU, when kube-scheduler would score a sample.
+
+    Only for a run with a usable warm node, in a cluster of more than `SCORED` nodes
+    whose room the sidecar may read (`sidecar.cache.scheme`: the scored window).
+    """
+    if room is None or not usable_nodes(known):
+        return known
+    rooms = room.rooms()
+    if not rooms or len(rooms) <= SCORED:
+        return known
+    by_room = sorted(rooms, key=lambda node: rooms[node].cpu_millis_free, reverse=True)
+    return replace(known, roomy=tuple(by_room))
 
 
 def busy_slots(session: Session, execution: Execution) -> frozenset[tuple[str, int]]:
