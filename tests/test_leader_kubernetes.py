@@ -51,14 +51,6 @@ def kube():
         yield fake
 
 
-@pytest.fixture
-def store(database_url):
-    store = Store(database_url)
-    store.migrate()
-    yield store
-    store.dispose()
-
-
 def candidate(store: Store, kube: FakeKubernetes, holder: str, clock: Clock) -> KubeLease:
     lock = LeaseLock(namespace=KEY[0], name=KEY[1], holder=holder, ttl=TTL, host=kube.url,
                      clock=clock)

@@ -146,13 +146,13 @@ def describe(scheme: str, knowledge: WarmKnowledge) -> str:
     """A one-line placement note: which nodes are preferred and why."""
     if scheme in ("none", "seed"):
         return f"affinity scheme {scheme}"
-    nodes = usable_nodes(knowledge)
-    if nodes:
-        note = f"warm cache on {', '.join(nodes[:WARM_TERMS])}"
-        window = scored_window(nodes[:WARM_TERMS], knowledge.roomy) if scheme == "warm" else ()
+    warm = usable_nodes(knowledge)[:WARM_TERMS]
+    if warm:
+        note = f"warm cache on {', '.join(warm)}"
+        window = scored_window(warm, knowledge.roomy) if scheme == "warm" else ()
         if window:
-            note += (f"; scheduling limited to those and the {len(window) - len(nodes[:WARM_TERMS])}"
-                     " nodes with the most room, so that every warm node is scored")
+            note += (f"; scheduling limited to those and the {len(window) - len(warm)} nodes "
+                     "with the most room, so that every warm node is scored")
         return note
     if usable_nodes(knowledge, any_slot=True):
         return "every warm slot is busy; the run starts in a cold slot"
