@@ -46,7 +46,8 @@ class Simulation:
         self.results: list[tuple] = []
         self.requested = [0, 0]  # cpu requested by bound CI, background pods
         self.area = [0.0, 0.0]  # requested cpu × time over the measured span
-        # for the rate: arrivals so far, (cold cpu × time, the same if warm) of the latest bound runs
+        # for the rate: arrivals so far, and (cold cpu × time, the same if warm) of the
+        # latest bound runs
         self.arrivals = 0
         self.bound_work: deque[tuple[float, float]] = deque(maxlen=LATEST)
         self.offered = 0.0  # cold cpu × time brought by arrivals in the measured span

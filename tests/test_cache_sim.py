@@ -6,8 +6,9 @@ than no affinity; kube-scheduler's node sampling scores 100 of 200 nodes and rot
 where it starts; the measured requested CPU lands near the target load and is reported
 with the offered load; no cache's in-use count goes below zero or stays raised after
 the runs end; the target load is met also on a cluster big enough that the warm-up
-lasts little simulated time (the rate correction once overshot there by half); a pod claims the free slot of its pipeline used last on its node, else the
-lowest free one, and slot numbers are per node.
+lasts little simulated time (the rate correction once overshot there by half); a pod
+claims the free slot of its pipeline used last on its node, else the lowest free one,
+and slot numbers are per node; waits are summarised overall and per pod size.
 """
 
 from __future__ import annotations

@@ -120,7 +120,8 @@ class FakeKubernetes:
 
     def _lease_write(self, method: str, path: str, body: dict) -> tuple[int, dict]:
         """POST …/leases or PUT …/leases/{name}: (status, answer)."""
-        parts = path.strip("/").split("/")  # apis coordination.k8s.io v1 namespaces ns leases [name]
+        # apis / coordination.k8s.io / v1 / namespaces / {ns} / leases [/ {name}]
+        parts = path.strip("/").split("/")
         namespace = parts[4]
         name = parts[6] if method == "PUT" else body.get("metadata", {}).get("name", "")
         with self._lock:
