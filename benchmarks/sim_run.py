@@ -191,17 +191,13 @@ class Simulation:
                 limit=limit, wait=self.expected_wait(pod, knowledge, usable, room))
             if decision.hold:
                 return False
-        if self.p.rights and len(self.cluster.nodes) > scheme.SCORED:
-            knowledge = replace(knowledge, roomy=self.roomy())
+        if self.p.rights:  # the engine reads node room for the scored window
+            knowledge = replace(knowledge, roomy=scheme.by_room(
+                {n.name: n.free_cpu for n in self.cluster.nodes}))
         pod.affinity = scheme.affinity_for(self.scheme, knowledge)
         pod.terms = affinity_terms(pod.affinity)
         self.submit(pod)
         return True
-
-    def roomy(self) -> tuple[str, ...]:
-        """The nodes by free CPU, most first, as the engine reads them (node reads only)."""
-        ordered = sorted(self.cluster.nodes, key=lambda n: n.free_cpu, reverse=True)
-        return tuple(n.name for n in ordered)
 
     def expected_wait(self, pod: Pod, knowledge, usable: tuple, room) -> float | None:
         """When room (or a warm slot) is expected to free, from the sidecar's own runs."""

@@ -26,6 +26,7 @@ them, and still places the pod at once on a roomy node when no warm node fits.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 SCHEMES = ("warm", "seed", "pin", "none")
 SEED_TERMS = 10
@@ -105,6 +106,14 @@ def warm_affinity(knowledge: WarmKnowledge, key: str = "metadata.name") -> dict 
         affinity["requiredDuringSchedulingIgnoredDuringExecution"] = {
             "nodeSelectorTerms": [select_nodes(list(window), key)]}
     return {"nodeAffinity": affinity}
+
+
+def by_room(free_cpu: Mapping[str, float]) -> tuple[str, ...]:
+    """`WarmKnowledge.roomy` from each node's free CPU: the nodes, most free first — or ()
+    when the cluster has at most `SCORED` nodes, all of which the scheduler scores."""
+    if len(free_cpu) <= SCORED:
+        return ()
+    return tuple(sorted(free_cpu, key=free_cpu.__getitem__, reverse=True))
 
 
 def scored_window(warm: tuple[str, ...], roomy: tuple[str, ...]) -> tuple[str, ...]:

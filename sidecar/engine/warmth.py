@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sidecar.cache import locality
-from sidecar.cache.scheme import SCORED, WarmCache, WarmKnowledge, usable_nodes
+from sidecar.cache.scheme import WarmCache, WarmKnowledge, by_room, usable_nodes
 from sidecar.config.inputs import ProjectSettings
 from sidecar.kube import KubeError, PodLocator, Room
 from sidecar.render.requests import Requests, pod_requests
@@ -117,11 +117,8 @@ def scored(known: WarmKnowledge, room: NodeRoom | None) -> WarmKnowledge:
     """
     if room is None or not usable_nodes(known):
         return known
-    rooms = room.rooms()
-    if not rooms or len(rooms) <= SCORED:
-        return known
-    by_room = sorted(rooms, key=lambda node: rooms[node].cpu_millis_free, reverse=True)
-    return replace(known, roomy=tuple(by_room))
+    rooms = room.rooms() or {}
+    return replace(known, roomy=by_room({node: r.cpu_millis_free for node, r in rooms.items()}))
 
 
 def busy_slots(session: Session, execution: Execution) -> frozenset[tuple[str, int]]:
