@@ -16,7 +16,10 @@ shared/reference/k8s-plugin-and-caching.md):
   (helper/normalize_score.go DefaultNormalizeScore); NodeResourcesFit LeastAllocated ×1 —
   mean over cpu, memory of (allocatable - requested)*100/allocatable
   (least_allocated.go); NodeResourcesBalancedAllocation ×1 — (1 - |f_cpu - f_mem|/2)*100
-  with fractions of requested/allocatable capped at 1 (balanced_allocation.go). Other
+  with fractions of requested/allocatable capped at 1 (balanced_allocation.go). With
+  ``--scoring most`` the agent pods (not the background) are on a profile whose
+  NodeResourcesFit strategy is MostAllocated: mean of requested*100/allocatable
+  (most_allocated.go), which packs nodes instead of spreading. Other
   default scores are equal on every node here (no taints, pre-pulled images, bare
   agent pods that no Service selects so no default topology spread) and are left out.
 * selectHost: a uniformly random node among those with the top score (schedule_one.go).
@@ -57,6 +60,7 @@ class Pod:
     hit: bool = False
     ever_warm: bool = False
     terms: tuple = ([], None)  # parsed affinity: preferred (weight, names), required names
+    submitted: float | None = None  # when the pod was created (after any hold)
     bound: float = 0.0
     counted: tuple | None = None  # the cache entry whose in-use count this run raised
     expect: float = 0.0  # the sidecar's expected run time when it started
@@ -71,6 +75,7 @@ class Cluster:
         self.nodes = [Node(f"node-{i}", self.cpu, self.mem) for i in range(p.nodes)]
         self.rng, self.start, self.renamed = rng, 0, p.nodes
         self.percentage = p.score_percentage
+        self.most_allocated = p.scoring == "most"
         self.names = frozenset(n.name for n in self.nodes)
         """The node list, as the sidecar would read it."""
 
@@ -115,10 +120,13 @@ class Cluster:
 
     def _resources(self, n: Node, pod: Pod) -> int:
         free_cpu, free_mem = n.free_cpu - pod.cpu, n.free_mem - pod.mem
-        least = (free_cpu * 100 // self.cpu + free_mem * 100 // self.mem) // 2
+        fit = (free_cpu * 100 // self.cpu + free_mem * 100 // self.mem) // 2
+        if self.most_allocated and pod.pipeline >= 0:  # agents on a bin-packing profile
+            fit = ((self.cpu - free_cpu) * 100 // self.cpu
+                   + (self.mem - free_mem) * 100 // self.mem) // 2
         f_cpu = min(1.0, 1 - free_cpu / self.cpu)
         f_mem = min(1.0, 1 - free_mem / self.mem)
-        return least + int((1 - abs(f_cpu - f_mem) / 2) * 100)
+        return fit + int((1 - abs(f_cpu - f_mem) / 2) * 100)
 
 
 def fits(n: Node, pod: Pod) -> bool:

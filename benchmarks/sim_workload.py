@@ -101,7 +101,8 @@ class Synthetic:
     def next_background(self) -> tuple[float, Pod, float]:
         """(gap, pod, lifetime) of the next non-CI pod."""
         r = self.bg_rng
-        return r.expovariate(self.bg_rate), _background_pod(r), BG_MEDIAN * math.exp(r.gauss(0, 1.0))
+        gap, pod = r.expovariate(self.bg_rate), _background_pod(r)  # this order: the seeds
+        return gap, pod, BG_MEDIAN * math.exp(r.gauss(0, 1.0))
 
     def initial_background(self) -> list[tuple[Pod, float]]:
         """The non-CI pods running at a random moment of the steady state.

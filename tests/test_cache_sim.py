@@ -8,7 +8,9 @@ with the offered load; no cache's in-use count goes below zero or stays raised a
 the runs end; the target load is met also on a cluster big enough that the warm-up
 lasts little simulated time (the rate correction once overshot there by half); a pod
 claims the free slot of its pipeline used last on its node, else the lowest free one,
-and slot numbers are per node; waits are summarised overall and per pod size.
+and slot numbers are per node; waits are summarised overall, per pod size and without
+the hold (the pod's own wait); a bin-packing profile puts an agent on the fuller node,
+and the background keeps spreading; a held run's pod is created when the hold ends.
 """
 
 from __future__ import annotations
@@ -81,10 +83,33 @@ def test_slots_are_claimed_per_node_warmest_free_first():
 
 
 def test_waits_are_summarised_overall_and_per_pod_size():
-    # (hit, pending s, time-to-finish s, ever warm, cpu m): two of four runs waited.
-    results = [(True, 0.0, 60.0, True, 1000), (False, 30.0, 90.0, True, 1000),
-               (True, 0.0, 60.0, True, 4000), (True, 90.0, 150.0, True, 4000)]
+    # (hit, pending s, time-to-finish s, ever warm, cpu m, pod pending s): two of four
+    # runs waited; the one that waited 90 s was held for 80 of them.
+    results = [(True, 0.0, 60.0, True, 1000, 0.0), (False, 30.0, 90.0, True, 1000, 30.0),
+               (True, 0.0, 60.0, True, 4000, 0.0), (True, 90.0, 150.0, True, 4000, 10.0)]
     summary = sim_run.summarise(results)
     assert summary["pended"] == 0.5 and summary["mean_pending"] == 30.0
     assert summary["p95_by_cpu"] == {1000: 30.0, 4000: 90.0}
     assert summary["p95"] == 90.0 and summary["hit"] == 0.75
+    assert summary["p95_pod"] == 30.0
+
+
+def test_a_bin_packing_profile_fills_the_fuller_node_for_agents_only():
+    for scoring, agent_goes_to in (("least", "n2"), ("most", "n1")):
+        cluster = cache_sim.Cluster(cache_sim.Params(nodes=2, scoring=scoring),
+                                    cache_sim.random.Random(1))
+        cluster.nodes[0].free_cpu -= 8000  # n1 half full
+        cluster.nodes[0].free_mem -= 32 * 1024
+        cluster.nodes[0].name, cluster.nodes[1].name = "n1", "n2"
+        agent = cache_sim.Pod(cpu=1000, mem=1024, pipeline=0)
+        background = cache_sim.Pod(cpu=1000, mem=1024)
+        assert cluster.schedule(agent).name == agent_goes_to
+        assert cluster.schedule(background).name == "n2"
+
+
+def test_the_pods_own_wait_starts_when_the_hold_ends():
+    sim = cache_sim.Simulation(cache_sim.Params(**{**TINY, "util": 0.85}, scheme="warm+hold"))
+    figures = sim.run()
+    held = [r for r in sim.results if r[1] > r[5]]
+    assert held and all(r[5] >= 0 for r in sim.results)
+    assert figures["p95_pod"] <= figures["p95"]
