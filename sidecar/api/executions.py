@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, jsonify, request
 
+from sidecar.api.auth import current_principal
 from sidecar.api.context import caller_session, json_body, sidecar
 from sidecar.errors import ConfigError, Problem
 from sidecar.readmodel import logs
@@ -117,9 +118,11 @@ def get_settings(project: str):
 
 @bp.put("/settings/<project>")
 def put_settings(project: str):
-    """Change a project's settings (null removes one). :raise 400:"""
+    """Change a project's settings (null removes one). :raise 400, 403:"""
     body = json_body()
     with caller_session() as session:
         pipelines.visible_project(session, project)
+        caller = current_principal()
         return jsonify(projects.settings_view(projects.update_settings(
-            session, project, body, cache_root=sidecar().settings.cache_root)))
+            session, project, body, cache_root=sidecar().settings.cache_root,
+            operator=caller.can_write and caller.sees_all)))

@@ -14,9 +14,14 @@ from sidecar.config import secrets
 from sidecar.config.inputs import ProjectSettings, from_located
 from sidecar.config.loader import Located, load_text
 from sidecar.errors import ConfigError, Problem
+from sidecar.services.access import Forbidden
 from sidecar.store.models import Setting
 
 DEFAULT_PROJECT = "default"
+# What a project's runs may reach beyond the project: Secrets and service accounts in the
+# agent namespace every team shares, its share of the executors, the nodes' filesystem.
+# The platform sets them; a project's own write token must not widen them (DESIGN §10).
+OPERATOR_SETTINGS = ("secrets", "serviceAccount", "executorQuota", "cacheDir")
 
 
 def project_settings(session: Session, project: str) -> ProjectSettings:
@@ -29,13 +34,18 @@ def project_settings(session: Session, project: str) -> ProjectSettings:
 
 
 def update_settings(session: Session, project: str, values: dict[str, Any],
-                    cache_root: str | None = None) -> ProjectSettings:
+                    cache_root: str | None = None, operator: bool = True) -> ProjectSettings:
     """Store settings for a project (validated together with what it has); None removes one.
 
     cache_root: the operator's root that cacheDir must stay in (SIDECAR_CACHE_ROOT).
+    operator: whether the caller may change OPERATOR_SETTINGS (a write token that sees
+    every project); others may send them unchanged, as a GET returned them.
+    :raise Forbidden: a caller that is not the operator changes one of them
     """
     current = {row.name: json.loads(row.value) for row in session.scalars(
         select(Setting).where(Setting.project == project))}
+    if not operator:
+        _refuse_operator_changes(session, project, current, values)
     merged = {**current, **{k: v for k, v in values.items() if v is not None}}
     for key in [k for k, v in values.items() if v is None]:
         merged.pop(key, None)
@@ -50,6 +60,21 @@ def update_settings(session: Session, project: str, values: dict[str, Any],
                     for key, value in merged.items())
     session.flush()
     return project_settings(session, project)
+
+
+def _refuse_operator_changes(session: Session, project: str, stored: dict[str, Any],
+                             values: dict[str, Any]) -> None:
+    effective = settings_view(project_settings(session, project))
+    changed = [key for key in OPERATOR_SETTINGS if key in values
+               and values[key] != stored.get(key) and values[key] != _plain(effective[key])]
+    if changed:
+        raise Forbidden(f"{', '.join(changed)} of project {project} may be changed only with a "
+                        "write token that sees every project")
+
+
+def _plain(value: Any) -> Any:
+    """A setting's value as JSON reads it back (tuples are lists)."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def settings_view(settings: ProjectSettings) -> dict[str, Any]:
