@@ -145,6 +145,10 @@ class ServiceSettings:
         if self.approval_webhook_url and not self.approval_webhook_secret:
             problems.append(_problem("approval_webhook_secret",
                                      "is needed with an approval webhook URL"))
+        if self.approval_webhook_url and not self.public_url:
+            # The engine sends the links, with no request whose host it could use.
+            problems.append(_problem("public_url", "is needed with an approval webhook URL: "
+                                     "the process centre follows the links it is sent"))
         if self.jenkins_url and not (self.jenkins_token or self.jenkins_password):
             problems.append(_problem("jenkins_token",
                                      "is needed (or a password) with a Jenkins URL"))

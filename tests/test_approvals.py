@@ -408,8 +408,12 @@ def test_webhook_settings_are_checked_and_the_secret_stays_hidden(caplog):
         settings_from({}, {"approval_webhook_url": "https://centre.example/hook"})
     with pytest.raises(ConfigError, match="SIDECAR_PUBLIC_URL must start with http"):
         settings_from({}, {"public_url": "sidecar.example"})
+    with pytest.raises(ConfigError, match="SIDECAR_PUBLIC_URL is needed with an approval"):
+        settings_from({"SIDECAR_APPROVAL_WEBHOOK_URL": "https://centre.example/hook",
+                       "SIDECAR_APPROVAL_WEBHOOK_SECRET": SECRET})
     settings = settings_from({"SIDECAR_APPROVAL_WEBHOOK_URL": "https://centre.example/hook",
-                              "SIDECAR_APPROVAL_WEBHOOK_SECRET": SECRET})
+                              "SIDECAR_APPROVAL_WEBHOOK_SECRET": SECRET,
+                              "SIDECAR_PUBLIC_URL": "https://sidecar.example"})
     assert SECRET not in repr(settings)
     sender = WebhookSender(url="http://127.0.0.1:9/hook?key=k", secret=SECRET, timeout=1,
                            client=outbound.Client(outbound.Policy.parse("127.0.0.1/32")))
