@@ -55,6 +55,10 @@ class RenderContext:
                                "where the agent reports its node; empty: no report")
     project: str = _field("project", "default", _ID,
                           "project the pipeline belongs to (cache scope, quota)")
+    jenkins_user: str = _field("jenkinsUser", "", _STR,
+                               "the Jenkins user the sidecar acts as: the one submitter Jenkins "
+                               "is told of, since the sidecar decides who may approve; empty: "
+                               "the config's submitters")
     slot: int | None = _field("cacheSlot", None, {"type": ["integer", "null"], "minimum": 0},
                               "ignored: a pod claims its cache slot on its node "
                               "(kept so old inputs still load)")

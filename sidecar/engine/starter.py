@@ -165,7 +165,7 @@ class Starter:
     def _render(self, session: Session, execution: Execution) -> str:
         pipeline = execution.pipeline
         context = replace(executions.context_of(execution, pipeline),
-                          callback_url=self._callback_url)
+                          callback_url=self._callback_url, jenkins_user=self._jenkins.user)
         settings = project_settings(session, execution.project)
         problem = self._cache_root and cache.root_problem(settings.cache_dir, self._cache_root)
         if problem:  # settings stored before the root was set, or written past the API

@@ -46,6 +46,8 @@ class JenkinsClient:
                  timeout: float = 10.0, session: requests.Session | None = None):
         self._http = Transport(url=url, user=user, token=token, password=password,
                                timeout=timeout, session=session)
+        self.user = user
+        """The Jenkins user requests act as; empty when anonymous."""
         self._jenkins = self._http.jenkins
         self._request = self._http.request  # every request goes through this choke point
 

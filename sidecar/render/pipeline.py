@@ -65,7 +65,8 @@ def render(pipeline: Pipeline, context: RenderContext, settings: ProjectSettings
         if context.callback_url else None
     jenkinsfile = render_jenkinsfile(
         templates.jenkinsfile, pod_yaml=pod_text, timeout=total_timeout(pipeline),
-        segments=_segments(pipeline, plans, step_report), report_node=report,
+        segments=_segments(pipeline, plans, step_report, context.jenkins_user),
+        report_node=report,
         report_label=REPORT_LABEL)
     added = len(pipeline.stages) - len(given.stages)  # the clone stage prepare() put first
     limits.check(jenkinsfile, [(stage.name, str(groovy_string(stage.name)))
@@ -105,7 +106,8 @@ def total_timeout(pipeline: Pipeline) -> int:
     return pipeline.timeout + waits
 
 
-def _segments(pipeline: Pipeline, plans: list[StepPlan], step_report: str | None) -> list[dict]:
+def _segments(pipeline: Pipeline, plans: list[StepPlan], step_report: str | None,
+              approver: str) -> list[dict]:
     """Agent segments separated by approval stages, as the template walks them."""
     by_stage: dict[int, list[StepPlan]] = {}
     for plan in plans:
@@ -113,7 +115,7 @@ def _segments(pipeline: Pipeline, plans: list[StepPlan], step_report: str | None
     clone = next((p.checkout for p in plans if p.checkout), None)
     segments: list[dict] = []
     for index, stage in enumerate(pipeline.stages):
-        view = _stage_view(stage, by_stage[index], step_report)
+        view = _stage_view(stage, by_stage[index], step_report, approver)
         if stage.is_approval:
             segments.append({"kind": "approval", "stage": view})
             continue
@@ -133,13 +135,14 @@ def _segments(pipeline: Pipeline, plans: list[StepPlan], step_report: str | None
     return segments
 
 
-def _stage_view(stage: Stage, plans: list[StepPlan], step_report: str | None) -> dict:
+def _stage_view(stage: Stage, plans: list[StepPlan], step_report: str | None,
+                approver: str) -> dict:
     steps = []
     for plan in plans:
         view = plan.__dict__.copy()
         view["reports"] = None
         if plan.approval:
-            view["approval"] = _approval_view(plan, stage)
+            view["approval"] = _approval_view(plan, approver)
         elif step_report and plan.runs:  # approvals have no agent to report from
             view["reports"] = {event: _step_report(step_report, plan, event)
                                for event in ("start", "end")}
@@ -156,12 +159,15 @@ def _step_report(script: str, plan: StepPlan, event: str) -> str:
         .replace("@EVENT@", event)
 
 
-def _approval_view(plan: StepPlan, stage: Stage) -> dict:
+def _approval_view(plan: StepPlan, approver: str) -> dict:
+    # The sidecar checks the listed submitters itself and answers Jenkins as `approver`,
+    # so Jenkins is told of that user alone: it refuses anyone else, and without it the
+    # sidecar's own answers would need Overall/Administer.
     options = plan.approval
     return {
         "id": options.get("id") or f"approval-{plan.key[0]}-{plan.key[1]}",
         "message": options["message"], "ok": options["ok"],
-        "submitter": ",".join(options["submitters"]),
+        "submitter": approver or ",".join(options["submitters"]),
         "timeout": options["timeout"],
         "parameters": [parameter.__dict__ for parameter in options["parameters"]],
     }

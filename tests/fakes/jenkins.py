@@ -169,10 +169,11 @@ class FakeJenkins:
 
     def __init__(self, *, auto_start: bool = False, users: Mapping[str, str] | None = None,
                  api_tokens: Mapping[str, str] | None = None, crumbs: bool = True,
-                 version: str = "2.479.3"):
+                 version: str = "2.479.3", admins: tuple[str, ...] = ()):
         self.auto_start, self.crumbs, self.version = auto_start, crumbs, version
         self.root_url: str | None = None
         self.users, self.api_tokens = dict(users or {}), dict(api_tokens or {})
+        self.admins = set(admins)  # Overall/Administer: they answer any input
         self.jobs: dict[str, FakeJob] = {}
         self.queue: dict[int, FakeQueueItem] = {}
         self.builds: dict[tuple[str, int], FakeBuild] = {}
@@ -538,23 +539,23 @@ class FakeJenkins:
         return Reply(200, text[start:], headers)
 
     def _proceed_empty(self, request: Request, name: str, number: str, input: str) -> Reply:
-        return self._answer(name, number, input, "proceed", {}, Reply(200))
+        return self._answer(request, name, number, input, "proceed", {}, Reply(200))
 
     def _proceed(self, request: Request, name: str, number: str, input: str) -> Reply:
-        return self._answer(name, number, input, "proceed", _form_parameters(request.form),
-                            Reply(200))
+        return self._answer(request, name, number, input, "proceed",
+                            _form_parameters(request.form), Reply(200))
 
     def _input_submit(self, request: Request, name: str, number: str) -> Reply:
-        return self._answer(name, number, request.query.get("inputId", ""), "proceed",
+        return self._answer(request, name, number, request.query.get("inputId", ""), "proceed",
                             _form_parameters(request.form), Reply(200))
 
     def _submit(self, request: Request, name: str, number: str, input: str) -> Reply:
         action = "proceed" if "proceed" in request.form else "abort"
-        return self._answer(name, number, input, action, _form_parameters(request.form),
+        return self._answer(request, name, number, input, action, _form_parameters(request.form),
                             Reply.redirect(f"{self.url}{build_path(name, int(number))}/console"))
 
     def _abort(self, request: Request, name: str, number: str, input: str) -> Reply:
-        return self._answer(name, number, input, "abort", {}, Reply(200))
+        return self._answer(request, name, number, input, "abort", {}, Reply(200))
 
     def _stop(self, request: Request, name: str, number: str) -> Reply:
         def stop(build: FakeBuild) -> Reply:
@@ -562,9 +563,17 @@ class FakeJenkins:
             return Reply.redirect(f"{self.url}{job_path(name)}/{number}/")
         return self._with_build(name, number, stop)
 
-    def _answer(self, name: str, number: str, input_id: str, action: str,
+    def _answer(self, request: Request, name: str, number: str, input_id: str, action: str,
                 parameters: dict[str, Any], reply: Reply) -> Reply:
+        user = request.user
         def answer(build: FakeBuild) -> Reply:
+            # Without security (no users, no tokens) every caller is an administrator; an
+            # abort also passes with Job/Cancel, which every user of the fake has.
+            secured = bool(self.users or self.api_tokens)
+            if secured and action == "proceed" and user not in self.admins \
+                    and not build.may_answer(input_id, user):
+                submitter = build.inputs[input_id].submitter
+                return Reply.error(400, f"You need to be {submitter} to submit this.")
             if not build.answer(input_id, action, parameters):
                 return Reply.error(404, "Not Found")
             return reply

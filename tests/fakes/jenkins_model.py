@@ -7,6 +7,7 @@ drive builds explicitly through ``FakeBuild``; nothing here runs on its own.
 
 from __future__ import annotations
 
+import re
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -152,6 +153,8 @@ class FakeInput:
     ok: str
     parameters: dict[str, str]
     stage: FakeStage | None
+    submitter: str | None = None
+    """``input(submitter: …)``: users or groups, comma-separated; None: anyone may answer."""
 
 
 @dataclass(frozen=True)
@@ -236,13 +239,28 @@ class FakeBuild:
             self._stage(stage_name).log += text.encode("utf-8")
 
     def pause_for_input(self, id: str, message: str, *, ok: str = "Proceed",
-                        parameters: dict[str, str] | None = None) -> None:
-        """Wait in the running stage for an answer; ``parameters`` are string inputs."""
+                        parameters: dict[str, str] | None = None,
+                        submitter: str | None = None) -> None:
+        """Wait in the running stage for an answer; ``parameters`` are string inputs.
+
+        submitter: as the build's script says for this input unless given.
+        """
         with self._lock:
             self._check_running()
             running = [s for s in self.stages.values() if s.end is None]
             self.inputs[id] = FakeInput(id, message, ok, dict(parameters or {}),
-                                        running[-1] if running else None)
+                                        running[-1] if running else None,
+                                        submitter or _script_submitter(self.script, id))
+
+    def may_answer(self, input_id: str, user: str) -> bool:
+        """Jenkins' submitter rule: a listed user (case-insensitively), or no list at all.
+
+        (Jenkins also matches the user's groups; the fake's users have none.)
+        """
+        pending = self.inputs.get(input_id)
+        if pending is None or pending.submitter is None:
+            return True
+        return user.lower() in {name.strip().lower() for name in pending.submitter.split(",")}
 
     def finish(self, status: str = "SUCCESS") -> None:
         """End the build; running stages end with it and pending inputs go away."""
@@ -390,3 +408,16 @@ def _parse_xml(text: str) -> ET.Element:
     if text.lstrip().startswith("<?xml"):
         text = text[text.index("?>") + 2:]
     return ET.fromstring(text)
+
+
+_INPUT_CALL = re.compile(r"input\(id: '((?:[^'\\]|\\.)*)'.*?submitter: '((?:[^'\\]|\\.)*)'",
+                         re.DOTALL)
+
+
+def _script_submitter(script: str, input_id: str) -> str | None:
+    """The ``submitter`` of ``input(id: …)`` in a script; Jenkins capitalises input ids."""
+    for found in _INPUT_CALL.finditer(script):
+        name, submitter = (re.sub(r"\\(.)", r"\1", group) for group in found.groups())
+        if name[:1].upper() + name[1:] == input_id:
+            return submitter or None
+    return None
