@@ -11,7 +11,7 @@ from sidecar.api.context import caller_session, json_body, sidecar
 from sidecar.errors import ConfigError, Problem
 from sidecar.readmodel import logs
 from sidecar.readmodel import executions as native
-from sidecar.services import bounded, executions, pipelines, projects
+from sidecar.services import bounded, executions, pipelines, projects, repoconfig
 
 bp = Blueprint("executions", __name__, url_prefix="/api/v1")
 _TRIGGER_FIELDS = {"event", "branch", "ref", "commit", "message", "parameters", "config"}
@@ -36,6 +36,9 @@ def trigger(pipeline_id: str):
         ref=str(body.get("ref", "")), commit=str(body.get("commit", "")),
         message=str(body.get("message", "")), parameters=body.get("parameters", {}),
         config_text=body.get("config"))
+    with caller_session() as session:  # the repository's config is read outside the trigger
+        source = repoconfig.source_of(session, pipeline_id)
+    trigger_request = repoconfig.filled(trigger_request, source, sidecar().outbound)
     with caller_session() as session:
         execution = executions.trigger(session, pipeline_id, trigger_request)
         return jsonify(_view(execution)), 201

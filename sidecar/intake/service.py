@@ -19,10 +19,10 @@ from typing import Mapping
 
 from sqlalchemy.exc import IntegrityError
 
-from sidecar import config, outbound, scm
+from sidecar import outbound, scm
 from sidecar.errors import ConfigError, Problem
 from sidecar.intake import bitbucket, commits, github, gitlab, registries, signatures
-from sidecar.services import bounded, executions, triggers
+from sidecar.services import bounded, executions, repoconfig, triggers
 from sidecar.services.callbacks import Unauthorized
 from sidecar.services.events import HookEvent, Ignored
 from sidecar.services.pipelines import NAME, Conflict
@@ -85,8 +85,6 @@ def receive(store: Store, delivery: Delivery, client: outbound.Client) -> Outcom
         raise ConfigError(Problem("the pipeline has neither an inline config nor a repository"))
     text = None if source.inline_config is not None else \
         _config_at(client, delivery, source, event)
-    if text is not None:
-        _check_fetched(text, source.config_path)
     return _start(store, delivery, delivery_id, event, _request(event, text, source.triggers),
                   commits.delivered(delivery.provider, payload))
 
@@ -166,24 +164,10 @@ def _config_at(client: outbound.Client, delivery: Delivery, source: _Source,
                event: HookEvent) -> str:
     """The config file at the pushed commit, read with the pipeline's credential."""
     git_provider = delivery.provider if delivery.provider in scm.PROVIDERS else ""
-    repository = scm.locate(source.repository_url, source.triggers.get("scm") or git_provider,
-                            source.triggers.get("apiUrl", ""))
-    ref = event.commit or _image_branch(source.triggers)
-    return scm.read_file(client, repository, source.token, source.config_path, ref)
-
-
-def _check_fetched(text: str, path: str) -> None:
-    """Refuse a fetched config that does not parse, showing only where, not what it holds.
-
-    The text came from a URL the pipeline's owner chose; quoting it back would let that
-    owner read any answer the sidecar can fetch through the webhook's response.
-    """
-    try:
-        config.parse_pipeline(text, path)
-    except ConfigError as exc:
-        raise ConfigError([Problem("not a valid pipeline config here; check the file with "
-                                   "`jenkins-sidecar validate`", pos=p.pos)
-                           for p in exc.problems]) from None
+    where = repoconfig.Source(source.repository_url, source.config_path, source.token,
+                              source.triggers.get("scm", ""), source.triggers.get("apiUrl", ""))
+    return repoconfig.read(client, where, event.commit or _image_branch(source.triggers),
+                           git_provider)
 
 
 def _image_branch(trigger_settings: dict) -> str:

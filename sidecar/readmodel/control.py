@@ -26,11 +26,16 @@ class NotReplayable(SidecarError):
     """The run cannot be replayed (it has not started yet): a 400, as in Blue Ocean."""
 
 
-def start(session: Session, pipeline_id: str, body: Any, user: str) -> Execution:
-    """Trigger a run from ``{"parameters":[{"name","value"}]}`` (or no body). :raise ConfigError:"""
+def start(session: Session, pipeline_id: str, body: Any, user: str,
+          config_text: str | None = None) -> Execution:
+    """Trigger a run from ``{"parameters":[{"name","value"}]}`` (or no body). :raise ConfigError:
+
+    config_text: the repository's config on the default branch, for a pipeline without an
+    inline config (`sidecar.services.repoconfig`).
+    """
     parameters = parameter_values(body)
     execution = executions.trigger(session, pipeline_id, executions.TriggerRequest(
-        trigger_type="user", parameters=parameters))
+        trigger_type="user", parameters=parameters, config_text=config_text))
     execution.triggered_by = user
     return execution
 

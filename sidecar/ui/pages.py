@@ -8,7 +8,8 @@ from sidecar.config.schema import EVENTS
 from sidecar.errors import ConfigError, Problem
 from sidecar.jenkins import build_url
 from sidecar.readmodel import queries
-from sidecar.services import executions, pipelines
+from sidecar.scm import ScmError
+from sidecar.services import executions, pipelines, repoconfig
 from sidecar.services.pipelines import Conflict, NotFound
 from sidecar.store.models import EXECUTION_STATES, StepState
 from sidecar.ui import graph, logs, views
@@ -54,12 +55,15 @@ def trigger(pipeline_id: str):
             declared = queries.declared_parameters(_pipeline(session, pipeline_id))
             values = views.parameter_values([{"name": p.name, "type": p.type} for p in declared],
                                             request.form)
-            execution = executions.trigger(session, pipeline_id, executions.TriggerRequest(
-                trigger_type="user", branch=branch, parameters=values))
+            source = repoconfig.source_of(session, pipeline_id)
+        wanted = repoconfig.filled(executions.TriggerRequest(
+            trigger_type="user", branch=branch, parameters=values), source, sidecar().outbound)
+        with sidecar().store.session() as session:  # the config was read outside the trigger
+            execution = executions.trigger(session, pipeline_id, wanted)
             execution.triggered_by = principal().user
             return redirect(url_for("ui.run", pipeline_id=pipeline_id, number=execution.run),
                             code=303)
-    except (ConfigError, Conflict) as exc:  # rolled back: the run number is not used up
+    except (ConfigError, Conflict, ScmError) as exc:  # rolled back: no run number used up
         error = exc
     with sidecar().store.session() as session:
         found = _pipeline(session, pipeline_id)

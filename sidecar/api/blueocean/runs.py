@@ -10,6 +10,8 @@ from sidecar.api.blueocean.common import (PREFIX, blueprint, flag, integer, json
 from sidecar.api.context import caller_session, sidecar
 from sidecar.errors import ConfigError, Problem
 from sidecar.readmodel import control, documents, logs, names, queries, runs
+from sidecar.services import repoconfig
+from sidecar.services.executions import TriggerRequest
 
 bp = blueprint("blueocean_runs")
 RUN = PREFIX + "/<bo:pipeline>/runs/<run>"
@@ -54,10 +56,14 @@ def start_run(pipeline: str):
     body = request.get_json(silent=True) if request.get_data() else None
     if request.get_data() and body is None:
         raise ConfigError(Problem("the request body must be JSON"))
-    with caller_session() as session:
-        pipeline_id = names.pipeline_id(pipeline)
+    pipeline_id = names.pipeline_id(pipeline)
+    with caller_session() as session:  # the repository's config is read outside the trigger
         queries.pipeline(session, pipeline_id)
-        execution = control.start(session, pipeline_id, body, current_principal().user)
+        source = repoconfig.source_of(session, pipeline_id)
+    config_text = repoconfig.filled(TriggerRequest(), source, sidecar().outbound).config_text
+    with caller_session() as session:
+        execution = control.start(session, pipeline_id, body, current_principal().user,
+                                  config_text)
         session.flush()
         return jsonify(runs.queued_run_document(execution))
 
