@@ -4,10 +4,17 @@ We test these aspects, on SQLite and PostgreSQL:
 - the Kubernetes client reads the namespace's labels and the node names from the fake
   API server (real HTTP), and a failing API becomes KubeError;
 - `baseline` and `restricted` forbid hostPath, `privileged` and no label allow it;
-- end to end through the engine: in a restricted namespace the rendered pod has no
+- the Pod Security Standards' other controls on a rendered pod: baseline refuses
+  privileged containers, host namespaces and added capabilities beyond its list;
+  restricted also wants non-root, no privilege escalation, ALL capabilities dropped, a
+  RuntimeDefault seccomp profile and its volume types, and takes a pod that has them;
+- end to end through the engine: in a baseline namespace the rendered pod has no
   hostPath volume (the caches are emptyDir), the execution's placement_note and a pod
-  annotation say why, and the log says it too; in a privileged namespace the pod keeps
-  its hostPath caches and no note;
+  annotation say why, and the log says it too; a privileged step there, and any run of
+  the shipped (root) pod template in a restricted namespace, fails at once with the
+  admission's reasons and reaches no Jenkins, instead of waiting for an agent that
+  admission refuses; in a privileged namespace the pod keeps its hostPath caches and
+  no note;
 - an unreadable namespace keeps hostPath (logged), and the verdict is cached;
 - the engine's node list marks NodeCache rows of nodes that left the cluster `gone`.
 """
@@ -23,7 +30,7 @@ from fakes.kubernetes import FakeKubernetes
 from sqlalchemy import select
 
 from sidecar.engine.loop import Engine
-from sidecar.engine.podsecurity import ENFORCE_LABEL, PodSecurityGate, verdict
+from sidecar.engine.podsecurity import ENFORCE_LABEL, PodSecurityGate, refusals, verdict
 from sidecar.jenkins import JenkinsClient
 from sidecar.kube import KubeError, PodLocator
 from sidecar.services import executions, nodecaches, pipelines
@@ -75,9 +82,9 @@ def test_levels(level, allowed):
     assert (level in found.note and "hostPath" in found.note) if not allowed else not found.note
 
 
-def _run(store, engine) -> tuple[dict, str]:
+def _run(store, engine, config=CONFIG) -> tuple[dict, str]:
     with store.session() as session:
-        pipelines.create(session, {"project": "shop", "name": "api", "inlineConfig": CONFIG})
+        pipelines.create(session, {"project": "shop", "name": "api", "inlineConfig": config})
         execution_id = executions.trigger(session, "shop:api",
                                           executions.TriggerRequest(event="push")).id
     assert engine.cycle().started == 1
@@ -87,18 +94,62 @@ def _run(store, engine) -> tuple[dict, str]:
         return yaml.safe_load(execution.pod_yaml), execution.placement_note
 
 
-def test_restricted_namespace_renders_no_host_path_and_says_why(store, engine, kube, caplog):
-    kube.namespace_labels = {ENFORCE_LABEL: "restricted"}
+def test_baseline_namespace_renders_no_host_path_and_says_why(store, engine, kube, caplog):
+    kube.namespace_labels = {ENFORCE_LABEL: "baseline"}
     with caplog.at_level(logging.WARNING, logger="sidecar.engine.podsecurity"):
         pod, note = _run(store, engine)
     volumes = pod["spec"]["volumes"]
     assert volumes and all("hostPath" not in v and v["emptyDir"] == {} for v in volumes)
     assert "initContainers" not in pod["spec"]  # emptyDir is writable by any uid
-    assert "Pod Security 'restricted'" in note and "emptyDir" in note
+    assert "Pod Security 'baseline'" in note and "emptyDir" in note
     # The execution's note also says where the pod was steered; the pod says why no hostPath.
     reason = pod["metadata"]["annotations"]["sidecar.jenkins.io/cache-note"]
     assert reason.startswith("namespace ") and reason in note
     assert reason in caplog.text
+    assert refusals("baseline", pod) == []
+
+
+PRIVILEGED = CONFIG + "- name: Image\n  steps:\n" \
+    "  - runScriptConfig: {image: docker:27-dind, shellScript: dockerd}\n    privileged: true\n"
+
+
+@pytest.mark.parametrize("level,config,expected", [
+    ("restricted", CONFIG, "container jnlp may run as root (runAsNonRoot is not true)"),
+    ("baseline", PRIVILEGED, "container step-1-0 is privileged")])
+def test_a_pod_the_namespace_would_reject_fails_at_once_and_says_why(store, engine, kube,
+                                                                     level, config, expected):
+    kube.namespace_labels = {ENFORCE_LABEL: level}
+    with store.session() as session:
+        pipelines.create(session, {"project": "shop", "name": "api", "inlineConfig": config})
+        execution_id = executions.trigger(session, "shop:api",
+                                          executions.TriggerRequest(event="push")).id
+    assert engine.cycle().started == 0
+    with store.session() as session:
+        execution = executions.get(session, execution_id)
+        assert execution.state == "Failed" and execution.jenkins_queue_id is None
+        assert f"namespace {kube.namespace} enforces Pod Security '{level}'" in execution.reason
+        assert expected in execution.reason
+
+
+def test_pod_security_controls_on_a_pod():
+    container = {"name": "build", "securityContext": {
+        "runAsNonRoot": True, "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"], "add": ["NET_BIND_SERVICE"]}}}
+    meets = {"spec": {"securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                      "containers": [container], "volumes": [{"name": "c", "emptyDir": {}}]}}
+    assert refusals("restricted", meets) == refusals("baseline", meets) == []
+    assert refusals("privileged", {"spec": {"hostNetwork": True}}) == []
+    loose = {"spec": {"hostPID": True, "volumes": [{"name": "n", "nfs": {}}], "containers": [
+        {"name": "a", "securityContext": {"capabilities": {"add": ["SYS_ADMIN", "CHOWN"]},
+                                          "runAsUser": 0, "runAsNonRoot": True}}]}}
+    assert refusals("baseline", loose) == ["spec.hostPID is true",
+                                           "container a adds capability SYS_ADMIN"]
+    assert refusals("restricted", loose) == [
+        "spec.hostPID is true", "container a adds capability CHOWN",
+        "container a adds capability SYS_ADMIN", "volume n is of a type restricted refuses",
+        "container a runs as uid 0", "container a allows privilege escalation",
+        "container a does not drop ALL capabilities",
+        "container a has no RuntimeDefault seccomp profile"]
 
 
 def test_privileged_namespace_keeps_host_path(store, engine, kube):

@@ -31,7 +31,7 @@ from sidecar.cache import scheme
 from sidecar.config import trust
 from sidecar.config.inputs import HistoryEntry
 from sidecar.config.templates import TemplateSet
-from sidecar.engine import isolation, warmth
+from sidecar.engine import isolation, podsecurity, warmth
 from sidecar.engine.order import StartOrder
 from sidecar.engine.podsecurity import PodSecurityGate
 from sidecar.engine.warmth import NodeRoom
@@ -181,6 +181,7 @@ class Starter:
         record.cache_placed(execution, "warm" if warm else "cold")
         placement = self._pod_security_check(execution, placement)
         rendered = render.render(model, context, settings, placement, self._templates)
+        self._check_admission(rendered.pod)
         execution.jenkinsfile, execution.pod_yaml = rendered.jenkinsfile, rendered.pod_yaml
         execution.jenkins_job = job_name(pipeline.id)
         _mark_skipped(execution, render.prepare(model, context), context,
@@ -198,6 +199,15 @@ class Starter:
             execution.placement_note = "; ".join(
                 filter(None, [execution.placement_note, verdict.note]))
         return replace(placement, host_path_allowed=False, note=verdict.note)
+
+    def _check_admission(self, pod: dict) -> None:
+        """:raise ConfigError: the namespace's Pod Security level would reject the pod"""
+        if self._pod_security is None:
+            return
+        refused = podsecurity.rejection(self._pod_security.namespace,
+                                        self._pod_security.current().level, pod)
+        if refused:  # else the run would wait for an agent until the pipeline's timeout
+            raise ConfigError(Problem(refused))
 
     def _await_build(self, queue_id: int) -> int | None:
         """The build number once the item leaves the queue; None if it is cancelled or slow."""
