@@ -82,11 +82,14 @@ def test_levels(level, allowed):
     assert (level in found.note and "hostPath" in found.note) if not allowed else not found.note
 
 
-def _run(store, engine, config=CONFIG) -> tuple[dict, str]:
+def _triggered(store, config: str) -> str:
     with store.session() as session:
         pipelines.create(session, {"project": "shop", "name": "api", "inlineConfig": config})
-        execution_id = executions.trigger(session, "shop:api",
-                                          executions.TriggerRequest(event="push")).id
+        return executions.trigger(session, "shop:api", executions.TriggerRequest(event="push")).id
+
+
+def _run(store, engine, config=CONFIG) -> tuple[dict, str]:
+    execution_id = _triggered(store, config)
     assert engine.cycle().started == 1
     with store.session() as session:
         execution = executions.get(session, execution_id)
@@ -119,10 +122,7 @@ PRIVILEGED = CONFIG + "- name: Image\n  steps:\n" \
 def test_a_pod_the_namespace_would_reject_fails_at_once_and_says_why(store, engine, kube,
                                                                      level, config, expected):
     kube.namespace_labels = {ENFORCE_LABEL: level}
-    with store.session() as session:
-        pipelines.create(session, {"project": "shop", "name": "api", "inlineConfig": config})
-        execution_id = executions.trigger(session, "shop:api",
-                                          executions.TriggerRequest(event="push")).id
+    execution_id = _triggered(store, config)
     assert engine.cycle().started == 0
     with store.session() as session:
         execution = executions.get(session, execution_id)
