@@ -55,8 +55,7 @@ class PodSecurityGate:
     """Caches the namespace's verdict for `ttl` seconds; safe from several threads."""
 
     def __init__(self, pods: PodLocator, namespace: str, ttl: float = 60.0):
-        self._pods, self._namespace, self._ttl = pods, namespace, ttl
-        self.namespace = namespace
+        self._pods, self.namespace, self._ttl = pods, namespace, ttl
         self._lock = threading.Lock()
         self._cached: tuple[float, Verdict] | None = None
 
@@ -66,9 +65,9 @@ class PodSecurityGate:
             if self._cached and time.monotonic() - self._cached[0] < self._ttl:
                 return self._cached[1]
             try:
-                found = verdict(self._namespace, self._pods.namespace_labels())
+                found = verdict(self.namespace, self._pods.namespace_labels())
             except KubeError as exc:
-                log.warning("cannot read Pod Security labels of %s: %s", self._namespace, exc)
+                log.warning("cannot read Pod Security labels of %s: %s", self.namespace, exc)
                 return Verdict(True)
             self._cached = (time.monotonic(), found)
             if not found.host_path_allowed:
