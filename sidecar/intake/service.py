@@ -60,11 +60,10 @@ class Outcome:
 @dataclass(frozen=True)
 class _Source:
     secret: str
-    repository_url: str
-    config_path: str
     inline_config: str | None
-    token: str
     triggers: dict
+    config: repoconfig.Source
+    """Where the config file is read when there is no inline config."""
 
 
 def receive(store: Store, delivery: Delivery, client: outbound.Client) -> Outcome:
@@ -81,7 +80,7 @@ def receive(store: Store, delivery: Delivery, client: outbound.Client) -> Outcom
     delivery_id = _delivery_id(delivery, event)
     if _seen(store, delivery.provider, delivery_id):
         return Outcome(200, {"duplicate": True, "deliveryId": delivery_id})
-    if source.inline_config is None and not source.repository_url:
+    if source.inline_config is None and not source.config.repository_url:
         raise ConfigError(Problem("the pipeline has neither an inline config nor a repository"))
     text = None if source.inline_config is not None else \
         _config_at(client, delivery, source, event)
@@ -97,8 +96,8 @@ def _source(store: Store, pipeline_id: str) -> _Source | None:
         p = session.get(Pipeline, pipeline_id)
         if p is None:
             return None
-        return _Source(p.webhook_secret or "", p.repository_url or "", p.config_path,
-                       p.inline_config, p.provider_token or "", dict(p.triggers or {}))
+        return _Source(p.webhook_secret or "", p.inline_config, dict(p.triggers or {}),
+                       repoconfig.source(p))
 
 
 def _payload(body: bytes) -> dict:
@@ -127,9 +126,9 @@ def _event(delivery: Delivery, payload: dict, source: _Source) -> HookEvent:
 
 
 def _foreign_repository(source: _Source, event: HookEvent) -> str | None:
-    if not source.repository_url or not event.repository_urls:
+    if not source.config.repository_url or not event.repository_urls:
         return None
-    ours = scm.split_url(source.repository_url)
+    ours = scm.split_url(source.config.repository_url)
     if any(scm.split_url(url) == ours for url in event.repository_urls):
         return None
     return "the delivery is about another repository than the pipeline's"
@@ -164,9 +163,7 @@ def _config_at(client: outbound.Client, delivery: Delivery, source: _Source,
                event: HookEvent) -> str:
     """The config file at the pushed commit, read with the pipeline's credential."""
     git_provider = delivery.provider if delivery.provider in scm.PROVIDERS else ""
-    where = repoconfig.Source(source.repository_url, source.config_path, source.token,
-                              source.triggers.get("scm", ""), source.triggers.get("apiUrl", ""))
-    return repoconfig.read(client, where, event.commit or _image_branch(source.triggers),
+    return repoconfig.read(client, source.config, event.commit or _image_branch(source.triggers),
                            git_provider)
 
 

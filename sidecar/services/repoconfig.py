@@ -39,9 +39,15 @@ def source_of(session: Session, pipeline_id: str) -> Source | None:
     pipeline = session.get(Pipeline, pipeline_id)
     if pipeline is None or pipeline.inline_config is not None or not pipeline.repository_url:
         return None
-    triggers = dict(pipeline.triggers or {})
-    return Source(pipeline.repository_url, pipeline.config_path, pipeline.provider_token or "",
-                  triggers.get("scm", ""), triggers.get("apiUrl", ""))
+    return source(pipeline)
+
+
+def source(pipeline: Pipeline) -> Source:
+    """Where a pipeline's config file would be read, from its registration."""
+    triggers = pipeline.triggers or {}
+    return Source(pipeline.repository_url or "", pipeline.config_path,
+                  pipeline.provider_token or "", triggers.get("scm", ""),
+                  triggers.get("apiUrl", ""))
 
 
 def read(client: outbound.Client, source: Source, ref: str, provider: str = "") -> str:
