@@ -38,14 +38,19 @@ class Verdict:
     note: str = ""
     level: str = ""
     """The enforced level: privileged (or none), baseline or restricted."""
+    namespace: str = ""
+
+
+OPEN = Verdict(True)
+"""The verdict where nothing is known of Pod Security (no Kubernetes API)."""
 
 
 def verdict(namespace: str, labels: dict[str, str]) -> Verdict:
     """The verdict for a namespace with these labels."""
     level = labels.get(ENFORCE_LABEL, "")
     if level not in FORBIDS_HOST_PATH:
-        return Verdict(True, level=level)
-    return Verdict(False, level=level,
+        return Verdict(True, level=level, namespace=namespace)
+    return Verdict(False, level=level, namespace=namespace,
                    note=f"namespace {namespace} enforces Pod Security {level!r}, which forbids "
                         f"hostPath volumes: caches are emptyDir (cold) for this run; label it "
                         f"{ENFORCE_LABEL}=privileged to keep node caches")
@@ -55,7 +60,7 @@ class PodSecurityGate:
     """Caches the namespace's verdict for `ttl` seconds; safe from several threads."""
 
     def __init__(self, pods: PodLocator, namespace: str, ttl: float = 60.0):
-        self._pods, self.namespace, self._ttl = pods, namespace, ttl
+        self._pods, self._namespace, self._ttl = pods, namespace, ttl
         self._lock = threading.Lock()
         self._cached: tuple[float, Verdict] | None = None
 
@@ -65,9 +70,9 @@ class PodSecurityGate:
             if self._cached and time.monotonic() - self._cached[0] < self._ttl:
                 return self._cached[1]
             try:
-                found = verdict(self.namespace, self._pods.namespace_labels())
+                found = verdict(self._namespace, self._pods.namespace_labels())
             except KubeError as exc:
-                log.warning("cannot read Pod Security labels of %s: %s", self.namespace, exc)
+                log.warning("cannot read Pod Security labels of %s: %s", self._namespace, exc)
                 return Verdict(True)
             self._cached = (time.monotonic(), found)
             if not found.host_path_allowed:
@@ -107,15 +112,16 @@ def refusals(level: str, pod: dict) -> list[str]:
     return found
 
 
-def rejection(namespace: str, level: str, pod: dict) -> str | None:
+def rejection(verdict: Verdict, pod: dict) -> str | None:
     """Why the namespace would reject the pod, fit for the execution's reason; None if not."""
-    found = refusals(level, pod)
+    found = refusals(verdict.level, pod)
     if not found:
         return None
     more = f" (and {len(found) - 3} more)" if len(found) > 3 else ""
-    return (f"namespace {namespace} enforces Pod Security {level!r}, which would reject the "
-            f"agent pod: {'; '.join(found[:3])}{more}; run agents in a namespace labelled "
-            f"{ENFORCE_LABEL}=privileged (or baseline, without privileged steps)")
+    return (f"namespace {verdict.namespace} enforces Pod Security {verdict.level!r}, which "
+            f"would reject the agent pod: {'; '.join(found[:3])}{more}; run agents in a "
+            f"namespace labelled {ENFORCE_LABEL}=privileged (or baseline, without privileged "
+            "steps)")
 
 
 def _restricted(spec: dict, containers: list[dict]) -> list[str]:

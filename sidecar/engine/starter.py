@@ -179,35 +179,18 @@ class Starter:
                                          scheme.describe(settings.affinity_scheme, known))
         warm = settings.affinity_scheme not in ("none", "seed") and scheme.usable_nodes(known)
         record.cache_placed(execution, "warm" if warm else "cold")
-        placement = self._pod_security_check(execution, placement)
+        # One reading of the namespace's level decides both the caches and the admission.
+        verdict = self._pod_security.current() if self._pod_security else podsecurity.OPEN
+        placement = _pod_security_check(execution, placement, verdict)
         rendered = render.render(model, context, settings, placement, self._templates)
-        self._check_admission(rendered.pod)
+        refused = podsecurity.rejection(verdict, rendered.pod)
+        if refused:  # else the run would wait for an agent until the pipeline's timeout
+            raise ConfigError(Problem(refused))
         execution.jenkinsfile, execution.pod_yaml = rendered.jenkinsfile, rendered.pod_yaml
         execution.jenkins_job = job_name(pipeline.id)
         _mark_skipped(execution, render.prepare(model, context), context,
                       trust.is_trusted(context, settings, model))
         return rendered.config_xml
-
-    def _pod_security_check(self, execution: Execution, placement):
-        """No hostPath where Pod Security forbids it; the execution says why."""
-        if self._pod_security is None:
-            return placement
-        verdict = self._pod_security.current()
-        if verdict.host_path_allowed:
-            return placement
-        if verdict.note not in (execution.placement_note or ""):
-            execution.placement_note = "; ".join(
-                filter(None, [execution.placement_note, verdict.note]))
-        return replace(placement, host_path_allowed=False, note=verdict.note)
-
-    def _check_admission(self, pod: dict) -> None:
-        """:raise ConfigError: the namespace's Pod Security level would reject the pod"""
-        if self._pod_security is None:
-            return
-        refused = podsecurity.rejection(self._pod_security.namespace,
-                                        self._pod_security.current().level, pod)
-        if refused:  # else the run would wait for an agent until the pipeline's timeout
-            raise ConfigError(Problem(refused))
 
     def _await_build(self, queue_id: int) -> int | None:
         """The build number once the item leaves the queue; None if it is cancelled or slow."""
@@ -225,6 +208,16 @@ class Starter:
             execution = executions.get(session, execution_id)
             for key, value in values.items():
                 setattr(execution, key, value)
+
+
+def _pod_security_check(execution: Execution, placement, verdict: podsecurity.Verdict):
+    """No hostPath where Pod Security forbids it; the execution says why."""
+    if verdict.host_path_allowed:
+        return placement
+    if verdict.note not in (execution.placement_note or ""):
+        execution.placement_note = "; ".join(
+            filter(None, [execution.placement_note, verdict.note]))
+    return replace(placement, host_path_allowed=False, note=verdict.note)
 
 
 def _checked(parameters: dict[str, str]) -> dict[str, str]:
