@@ -56,7 +56,7 @@ class PodLocator:
     def agent_pods(self) -> list[AgentPod]:
         """Every pod carrying the execution label, with its node."""
         pods = call(self._api.list_namespaced_pod, self._namespace,
-                          label_selector=EXECUTION_LABEL)
+                    label_selector=EXECUTION_LABEL)
         return [AgentPod(execution_label=pod.metadata.labels[EXECUTION_LABEL],
                          name=pod.metadata.name, node_name=pod.spec.node_name if pod.spec else None,
                          phase=pod.status.phase if pod.status else "Unknown")
