@@ -2,7 +2,9 @@
 
 Everything is served from 127.0.0.1 or made in a temporary directory, so the tests run
 offline. The registries can hold back the first request of each client until every
-client has asked (a rendezvous): two installs then really write one cache at once.
+client has asked (a rendezvous): two installs then really write one cache at once. A
+client that takes the cache's lock before it asks (Go locks each module, then downloads
+it) may instead be found waiting for the other's lock, which is at once too.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import json
 import random
 import tarfile
 import threading
+import time
 import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Callable
 
 PAYLOAD_BYTES = 256 * 1024  # incompressible, so every cache write is a real write
@@ -51,6 +55,8 @@ class Rendezvous:
     timeout: float = 60.0
     arrived: set[str] = field(default_factory=set)
     met: bool = False
+    blocked: Callable[[], set[str]] = set
+    """Clients waiting for a file lock now: they are running too, held by another's lock."""
     _cond: threading.Condition = field(default_factory=threading.Condition)
 
     def enter(self, handler: BaseHTTPRequestHandler) -> bool:
@@ -61,8 +67,25 @@ class Rendezvous:
                 return True
             self.arrived.add(client)
             self._cond.notify_all()
-            self.met = self._cond.wait_for(lambda: self.arrived >= self.clients, self.timeout)
-            return self.met
+            deadline = time.monotonic() + self.timeout
+            # A blocked client sends nothing, so its state is looked at, not waited for.
+            while not (self.arrived | self.blocked()) >= self.clients:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(min(left, 0.05))
+            self.met = True
+            return True
+
+
+def lock_waiters() -> set[int]:
+    """Processes waiting for a file lock now (the ``->`` lines of Linux's /proc/locks)."""
+    try:
+        lines = Path("/proc/locks").read_text().splitlines()
+    except OSError:
+        return set()
+    return {int(fields[5]) for fields in (line.split() for line in lines)
+            if len(fields) > 5 and fields[1] == "->"}
 
 
 class Registry:
