@@ -7,6 +7,10 @@ We test these aspects, on SQLite and PostgreSQL, with the fake Jenkins growing t
   last X-Text-Size continues exactly where the live reads stopped, without X-More-Data;
 - the run log grows at its end as steps are archived;
 - a node's log is its steps' logs one after another;
+- following a running step costs Jenkins what was written since the last poll, not the
+  whole log again: each poll asks Jenkins from the raw offset (console notes counted) of
+  the nearest line end already read, which any worker of any replica finds in the
+  database; the marks go once the log is archived;
 - without `start`, the last 150 KB (or `thresholdInKB`) are sent, X-Text-Size being
   the whole size; `download=true` names an attachment.
 """
@@ -17,11 +21,11 @@ import pytest
 from sqlalchemy import select
 
 import blueocean_runs as runs
-from fakes.jenkins import FakeJenkins
+from fakes.jenkins import FakeJenkins, annotated
 from sidecar.app import create_app
 from sidecar.engine.loop import Engine
 from sidecar.jenkins import JenkinsClient
-from sidecar.store.models import LogChunk, StepState
+from sidecar.store.models import LiveLogMark, LogChunk, StepState
 
 LIVE_LOG = "/job/{name}/{number}/execution/node/{node}/log/logText/progressiveText"
 
@@ -97,6 +101,53 @@ def test_a_growing_step_log_is_read_once_in_order_across_the_archive_switch(
         chunks = session.scalars(select(LogChunk).where(
             LogChunk.execution_id == row.execution_id, LogChunk.step_index == 0)).all()
         assert "".join(c.text for c in chunks).encode() == received
+
+
+def _jenkins_sent(fake, build, stage: str) -> int:
+    """Raw log bytes Jenkins had to send for the latest live log request."""
+    request = [r for r in fake.requests if r.path.endswith("/progressiveText")][-1]
+    return len(annotated(bytes(build.stages[stage].log))) - int(request.query["start"])
+
+
+def test_following_a_running_step_reads_only_what_is_new_from_jenkins(
+        app, store, engine, fake, database_url):
+    client = app.test_client()
+    run, build = runs.started(store, engine, fake)
+    build.start_stage("step-0-0")
+    engine.cycle()
+    href = f"{runs.BO_PIPELINE}runs/{run}/nodes/3/steps/5/log/"
+    line = "compiling module {:04d}: " + "x" * 1000 + "\n"
+    written, received, offset, sent = b"", b"", 0, []
+    for n in range(57):  # the last write ends a line
+        data = line.format(n).encode()
+        if n % 7 == 3:  # Jenkins flushed half a line: it waits for its end
+            data = data[:500]
+        elif n % 7 == 4:
+            data = line.format(n - 1).encode()[500:] + data
+        build.stages["step-0-0"].log += data
+        written += data
+        body, offset, more = _read(client, href, offset)
+        received += body
+        sent.append(_jenkins_sent(fake, build, "step-0-0"))
+        assert received == written[:len(received)] and offset == len(received)
+    raw = len(annotated(written))
+    # from byte 0 on every poll, Jenkins would have sent about 30 times the log
+    assert sum(sent) < 2 * raw
+    assert max(sent[1:]) < 3 * len(annotated(line.format(0).encode()))
+    # another worker (or replica) continues from the same place
+    other = create_app({"TESTING": True, "database_url": database_url})
+    other.extensions["sidecar"].jenkins = app.extensions["sidecar"].jenkins
+    build.stages["step-0-0"].log += b"from another worker\n"
+    body, offset, _ = _read(other.test_client(), href, offset)
+    other.extensions["sidecar"].store.dispose()
+    assert body == b"from another worker\n" and offset == len(written) + len(body)
+    assert _jenkins_sent(fake, build, "step-0-0") == len(annotated(b"from another worker\n"))
+    with store.session() as session:
+        assert session.scalars(select(LiveLogMark)).all()
+    build.finish_stage("step-0-0")
+    engine.cycle()  # archived: the marks are done with
+    with store.session() as session:
+        assert session.scalars(select(LiveLogMark)).all() == []
 
 
 def test_the_run_log_grows_at_its_end(app, store, engine, fake):

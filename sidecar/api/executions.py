@@ -98,10 +98,11 @@ def step_log(execution_id: str, stage: int, step: int):
     with caller_session() as session:
         execution = executions.get(session, execution_id)
         row = executions.step(session, execution_id, stage, step)
-        text, complete = logs.step_log(session, execution, row, sidecar().jenkins)
-    part = logs.window(text, start, complete=complete)
+        read = logs.step_log(session, execution, row, sidecar().jenkins, start)
+    logs.remember(sidecar().store.engine, read.marks)
+    part = logs.window(read, start)
     headers = {"Content-Type": "text/plain; charset=utf-8", "X-Text-Size": str(part.size),
-               "X-Log-Complete": "true" if complete else "false"}
+               "X-Log-Complete": "true" if read.complete else "false"}
     if part.more:
         headers["X-More-Data"] = "true"
     return part.body, 200, headers

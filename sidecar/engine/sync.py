@@ -18,13 +18,14 @@ import logging
 import re
 from datetime import datetime, timezone
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from sidecar import render
 from sidecar.jenkins import JenkinsClient, JenkinsNotFound, JenkinsUnavailable, RunState
 from sidecar.metrics import record
 from sidecar.services import approvals, executions
-from sidecar.store.models import Execution, LogChunk, StepState, utcnow
+from sidecar.store.models import Execution, LiveLogMark, LogChunk, StepState, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +199,9 @@ def _archive(session: Session, execution: Execution, step: StepState, node_ids: 
         session.add(LogChunk(execution_id=execution.id, stage_index=step.stage_index,
                              step_index=step.step_index, offset=step.log_offset, text=text))
         step.log_offset += len(text.encode("utf-8"))
+    # the archive answers every read from now on: the live reads' marks are done with
+    session.execute(delete(LiveLogMark).where(LiveLogMark.execution_id == execution.id,
+                                              LiveLogMark.node_id.in_(node_ids)))
 
 
 def _read_log(execution: Execution, node_id: str, jenkins: JenkinsClient) -> list[str]:

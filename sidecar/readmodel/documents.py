@@ -17,26 +17,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sidecar.readmodel import queries, runs
 from sidecar.services.pipelines import NotFound
-from sidecar.store import SQLITE_BUSY_MS, scope
+from sidecar.store import scope, write_aside
 from sidecar.store.models import END_STATES, Execution, Pipeline, RunDocument
 
-log = logging.getLogger(__name__)
 RUN = "run"
 NODES = "nodes"
-SQLITE_WAIT_MS = 50
-"""How long a read waits for SQLite's write lock to store what it built, at most."""
 
 
 @dataclass(frozen=True)
@@ -173,14 +168,4 @@ def remember(engine: Engine, built: list[dict[str, Any]]) -> None:
         index_elements=[RunDocument.execution_id, RunDocument.kind],
         set_={"has_next": statement.excluded.has_next, "etag": statement.excluded.etag,
               "body": statement.excluded.body})
-    try:
-        with engine.begin() as connection:
-            if dialect is sqlite:  # a read never queues behind writers: store it next time
-                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_WAIT_MS}")
-            try:
-                connection.execute(statement, built)
-            finally:
-                if dialect is sqlite:
-                    connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
-    except SQLAlchemyError as exc:  # e.g. the run was just discarded, or SQLite is busy
-        log.info("run documents not stored now (%d): %s", len(built), type(exc).__name__)
+    write_aside(engine, statement, built)

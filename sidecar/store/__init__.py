@@ -7,6 +7,7 @@ start-up, so an upgraded sidecar migrates its own database.
 from __future__ import annotations
 
 import fcntl
+import logging
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -14,15 +15,20 @@ from typing import Iterator
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql import Executable
 
 from sidecar.errors import SidecarError
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 MIGRATION_LOCK = 0x5_1DEC_A2  # the advisory lock key of schema changes (any fixed number)
 SQLITE_BUSY_MS = 5000
 """How long a SQLite connection waits for another's write lock."""
+SQLITE_ASIDE_MS = 50
+"""How long a write aside a read waits for SQLite's write lock, at most."""
 
 
 class StoreError(SidecarError):
@@ -135,6 +141,30 @@ class Store:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def write_aside(engine: Engine, statement: Executable, rows: list[dict]) -> bool:
+    """Store rows a read produced, in a transaction of its own; False when it failed.
+
+    What a read stores this way (a built document, a log mark) can always be built
+    again, so a failure (SQLite busy, the run just discarded) only means the next read
+    stores it; on SQLite the read does not queue behind the engine's writes.
+    """
+    sqlite = engine.dialect.name == "sqlite"
+    try:
+        with engine.begin() as connection:
+            if sqlite:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_ASIDE_MS}")
+            try:
+                connection.execute(statement, rows)
+            finally:
+                if sqlite:
+                    connection.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    except SQLAlchemyError as exc:
+        log.info("%d %s not stored now: %s", len(rows), statement.table.name,
+                 type(exc).__name__)
+        return False
+    return True
 
 
 class _ReadSession(Session):

@@ -234,6 +234,27 @@ class LogChunk(Base):
     text: Mapped[str] = mapped_column(Text)
 
 
+class LiveLogMark(Base):
+    """Where a running step's log may be read on from: Jenkins' raw offset of a line start.
+
+    Jenkins counts its progressive log offsets in the raw log, console notes included,
+    while the API counts delivered bytes; a mark pairs the two at a line boundary, so a
+    poll continues from the nearest mark instead of reading the log from its start. Any
+    API worker that read up to a line end records one; they are facts about Jenkins'
+    log, never changed, and the engine drops a step's marks once its log is archived.
+    """
+
+    __tablename__ = "live_log_marks"
+
+    execution_id: Mapped[str] = mapped_column(ForeignKey("executions.id"), primary_key=True)
+    node_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    """The flow node whose log this is (``StepState.jenkins_node_id``)."""
+    delivered: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    """Bytes of the log before the line, as the API counts them."""
+    raw: Mapped[int] = mapped_column(BigInteger)
+    """The same place as Jenkins' ``start``."""
+
+
 class WebhookDelivery(Base):
     """A delivery already handled, so a redelivery starts nothing new."""
 

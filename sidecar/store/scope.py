@@ -21,8 +21,8 @@ import re
 from sqlalchemy import event, false, or_
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from sidecar.store.models import (Approval, Execution, ExecutionCommit, LogChunk, NodeCache,
-                                  Pipeline, RunDocument, ScheduledInfo, StepState)
+from sidecar.store.models import (Approval, Execution, ExecutionCommit, LiveLogMark, LogChunk,
+                                  NodeCache, Pipeline, RunDocument, ScheduledInfo, StepState)
 
 GLOB = re.compile(r"^[a-z0-9*?-]{1,100}$")
 """What a project glob may contain: project-name characters, ``*`` and ``?``."""
@@ -32,6 +32,7 @@ _KEY = "sidecar.projects"
 _BY_PROJECT = ((Pipeline, lambda: Pipeline.project), (Execution, lambda: Execution.project))
 _BY_ID = ((Approval, lambda: Approval.execution_id), (StepState, lambda: StepState.execution_id),
           (LogChunk, lambda: LogChunk.execution_id),
+          (LiveLogMark, lambda: LiveLogMark.execution_id),
           (ExecutionCommit, lambda: ExecutionCommit.execution_id),
           (RunDocument, lambda: RunDocument.execution_id),
           (ScheduledInfo, lambda: ScheduledInfo.pipeline_id),

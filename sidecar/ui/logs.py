@@ -31,6 +31,8 @@ class LogPage:
     size: int
     complete: bool
     text: str
+    marks: tuple[dict, ...] = ()
+    """Live-log marks the read found (`readmodel.logs.remember` stores them)."""
 
     def as_json(self) -> dict:
         """What the page's script receives."""
@@ -45,11 +47,13 @@ def page(session: Session, execution: Execution, row: StepState, jenkins: Jenkin
     live False reads the archive only (the run page itself never waits for Jenkins).
     """
     complete = row.state in (*END_STATES, "Skipped") or execution.state in END_STATES
+    marks: tuple[dict, ...] = ()
     if complete or row.log_offset:
         size, read = row.log_offset, (lambda a, b: _archived(session, row, a, b))
-    elif live:
-        text, complete = logs.step_log(session, execution, row, jenkins)
-        size, read = len(text), (lambda a, b: text[a:b])
+    elif live:  # from the nearest mark at or before start (following: the page's end)
+        found = logs.step_log(session, execution, row, jenkins, start or 0)
+        complete, size, marks = found.complete, found.size, found.marks
+        read = lambda a, b: found.text[a - found.base:b - found.base]  # noqa: E731
     else:
         size, read = 0, (lambda a, b: b"")
     if start is not None:
@@ -67,7 +71,8 @@ def page(session: Session, execution: Execution, row: StepState, jenkins: Jenkin
     if begin + len(data) < size and start is not None:  # end after a line or a character
         data = data[:data.rindex(b"\n") + 1] if b"\n" in data else \
             data.decode("utf-8", "ignore").encode("utf-8")
-    return LogPage(begin, begin + len(data), size, complete, data.decode("utf-8", "replace"))
+    return LogPage(begin, begin + len(data), size, complete, data.decode("utf-8", "replace"),
+                   marks)
 
 
 def _archived(session: Session, row: StepState, begin: int, stop: int) -> bytes:

@@ -8,6 +8,7 @@ from sidecar.config.schema import EVENTS
 from sidecar.errors import ConfigError, Problem
 from sidecar.jenkins import build_url
 from sidecar.readmodel import queries
+from sidecar.readmodel.logs import remember as remember_marks
 from sidecar.scm import ScmError
 from sidecar.services import executions, pipelines, repoconfig
 from sidecar.services.pipelines import Conflict, NotFound
@@ -115,6 +116,7 @@ def step_log(pipeline_id: str, number: int, stage: int, step: int):
             raise NotFound(f"step {stage}.{step} not found")
         found = logs.page(session, execution, row, sidecar().jenkins, start=start,
                           before=before)
+    remember_marks(sidecar().store.engine, found.marks)
     return jsonify(found.as_json())
 
 

@@ -64,6 +64,19 @@ from fakes.jenkins_model import (PLACEHOLDER, WORKFLOW_RUN, Clock, FakeBuild, Fa
 COOKIE = "JSESSIONID.fa4e1b2c"
 CRUMB_FIELD = "Jenkins-Crumb"
 JSON_TYPE = "application/json;charset=utf-8"
+NOTE = b"\x1b[8mha:////4HbD5ouo5WIBvmTQBhTR0e/uO3wxjLMJjFwWYdsF3tJ6AAAAlh+LCAAAAAAAAP9b\x1b[0m"
+"""A console note as Jenkins stores it before an annotated line (a hyperlink, a timestamp)."""
+CONSOLE_NOTE = re.compile(rb"\x1b\[8mha:[^\x1b]*\x1b\[0m")
+
+
+def annotated(text: bytes) -> bytes:
+    """The raw log Jenkins keeps for a plain text: a note before every line begun.
+
+    The progressive text strips the notes but counts its offsets (``start``,
+    X-Text-Size) in this raw log, so a client can never compute them from the text.
+    Appending to the text only appends to the raw log, as Jenkins' log only grows.
+    """
+    return b"".join(NOTE + line for line in text.splitlines(keepends=True))
 
 
 @dataclass(frozen=True)
@@ -530,13 +543,14 @@ class FakeJenkins:
         if log is None:
             return Reply.error(404, "Not Found")
         text, complete = log
+        raw = annotated(text)
         start = int(request.query.get("start", "0"))
-        if start > len(text):
+        if start > len(raw):
             start = 0  # what Jenkins' LargeText does: the text rolled over
-        headers = {"Content-Type": "text/plain;charset=UTF-8", "X-Text-Size": str(len(text))}
+        headers = {"Content-Type": "text/plain;charset=UTF-8", "X-Text-Size": str(len(raw))}
         if not complete:
             headers["X-More-Data"] = "true"
-        return Reply(200, text[start:], headers)
+        return Reply(200, CONSOLE_NOTE.sub(b"", raw[start:]), headers)
 
     def _proceed_empty(self, request: Request, name: str, number: str, input: str) -> Reply:
         return self._answer(request, name, number, input, "proceed", {}, Reply(200))

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, jsonify, request
 
 from sidecar.errors import ConfigError, Problem
-from sidecar.readmodel.logs import DEFAULT_THRESHOLD_KB, window
+from sidecar.readmodel.logs import DEFAULT_THRESHOLD_KB, StepLog, window
 from sidecar.readmodel.names import FOLDER_SEPARATOR
 from sidecar.services import bounded
 
@@ -129,14 +129,18 @@ def _signed(text: str, name: str) -> int:
     return int(text)
 
 
-def log_response(text: bytes, complete: bool, *, whole: bool = False) -> Response:
+def log_start() -> int | None:
+    """The ``start`` a log request asks for; None: the last ``thresholdInKB``."""
+    return integer("start", 0) if "start" in request.args else None
+
+
+def log_response(found: StepLog, *, whole: bool = False) -> Response:
     """A log answer: the bytes from ``start`` (default the last ``thresholdInKB``) on."""
     if whole:  # a node log: always all of it
         start, threshold = 0, 0
     else:
-        start = integer("start", 0) if "start" in request.args else None
-        threshold = integer("thresholdInKB", DEFAULT_THRESHOLD_KB)
-    part = window(text, start, complete=complete, threshold_kb=threshold)
+        start, threshold = log_start(), integer("thresholdInKB", DEFAULT_THRESHOLD_KB)
+    part = window(found, start, threshold_kb=threshold)
     response = Response(part.body, content_type="text/plain;charset=UTF-8")
     response.headers["X-Text-Size"] = str(part.size)
     response.headers["X-Text-Delivered"] = str(len(part.body))

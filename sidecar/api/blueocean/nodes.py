@@ -6,7 +6,8 @@ import json
 
 from flask import jsonify
 
-from sidecar.api.blueocean.common import PREFIX, blueprint, log_response, paged, paging, route
+from sidecar.api.blueocean.common import (PREFIX, blueprint, log_response, log_start, paged,
+                                          paging, route)
 from sidecar.api.context import caller_session, sidecar
 from sidecar.readmodel import documents, logs, names
 from sidecar.readmodel.steps import run_graph, run_shape
@@ -86,8 +87,9 @@ def node_log(pipeline: str, run: str, node: str):
         found = run_shape(session, names.pipeline_id(pipeline), run)
         parts = [logs.step_log(session, found.execution, branch.row, state.jenkins)
                  for branch in found.branches(node)]
-    text = b"".join(part for part, _ in parts)
-    response = log_response(text, all(complete for _, complete in parts), whole=True)
+    logs.remember(state.store.engine, tuple(mark for part in parts for mark in part.marks))
+    text, complete = b"".join(part.text for part in parts), all(p.complete for p in parts)
+    response = log_response(logs.StepLog(text, complete), whole=True)
     if not text:  # Blue Ocean sends X-Text-Size only for a non-empty node log
         del response.headers["X-Text-Size"]
     return response
@@ -106,9 +108,10 @@ def node_step_log(pipeline: str, run: str, node: str, step: str):
 
 
 def _step_log(pipeline: str, run: str, step: str, node: str | None):
-    state = sidecar()
+    state, start = sidecar(), log_start()
     with caller_session() as session:
         found = run_shape(session, names.pipeline_id(pipeline), run)
         branch = found.branch(step, node)
-        text, complete = logs.step_log(session, found.execution, branch.row, state.jenkins)
-    return log_response(text, complete)
+        read = logs.step_log(session, found.execution, branch.row, state.jenkins, start or 0)
+    logs.remember(state.store.engine, read.marks)
+    return log_response(read)

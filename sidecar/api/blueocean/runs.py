@@ -109,4 +109,4 @@ def run_log(pipeline: str, run: str):
     with caller_session() as session:
         execution = queries.run(session, names.pipeline_id(pipeline), run)
         text, complete = logs.run_log(session, execution)
-    return log_response(text, complete)
+    return log_response(logs.StepLog(text, complete))
