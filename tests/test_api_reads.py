@@ -8,6 +8,9 @@ We test these aspects, on SQLite and PostgreSQL:
 - a finished run has a strong ETag that stays the same on every read, answers 304 to
   If-None-Match, and changes once, when the next run adds its nextRun link; a running
   run has no ETag, and its document follows its state (never a stale stored copy);
+- every other document of a finished run (nodes, steps, logs; the native execution and
+  its step logs) carries an ETag of its bytes and answers 304 to it; a running run's
+  carry none;
 - a finished run's node list is stored once and served as stored (the same JSON as
   built); a running run's is not stored and follows its steps;
 - a page costs a fixed number of SQL statements however many runs it holds (native
@@ -140,6 +143,34 @@ def test_running_run_has_no_etag_and_is_never_stale(client, store):
     assert ended.status_code == 200 and ended.json["result"] == "FAILURE"
     assert ended.headers["ETag"]
     assert client.get(f"{BLUE}runs/?limit=5").json[0]["result"] == "FAILURE"
+
+
+def _documents_of_run(client, run: int) -> list[str]:
+    nodes = client.get(f"{BLUE}runs/{run}/nodes/").json
+    stage, step = nodes[0]["id"], client.get(f"{BLUE}runs/{run}/steps/").json[0]["id"]
+    return [f"{BLUE}runs/{run}/{path}" for path in (
+        "nodes/", f"nodes/{stage}/", f"nodes/{stage}/steps/", f"nodes/{stage}/steps/{step}/",
+        "steps/", f"steps/{step}/", f"steps/{step}/log/", f"steps/{step}/log/?start=0",
+        f"nodes/{stage}/log/", "log/")] + [
+        f"/api/v1/executions/shop:web-{run}", f"/api/v1/executions/shop:web-{run}/steps/0/1/log"]
+
+
+def test_a_finished_runs_other_documents_answer_304(client, store):
+    _add(store, range(1, 2))
+    for path in _documents_of_run(client, 1):
+        first, again = client.get(path), client.get(path)
+        assert first.status_code == 200 and first.headers.get("ETag"), path
+        assert (again.data, again.headers["ETag"]) == (first.data, first.headers["ETag"])
+        cached = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+        assert (cached.status_code, cached.data) == (304, b""), path
+        assert client.get(path, headers={"If-None-Match": '"other"'}).data == first.data
+
+
+def test_a_running_runs_documents_have_no_etag(client, store):
+    _add(store, range(1, 2), state="Building")
+    for path in _documents_of_run(client, 1):
+        response = client.get(path, headers={"If-None-Match": "*"})
+        assert response.status_code == 200 and "ETag" not in response.headers, path
 
 
 def _stored(store, kind: str) -> list[str]:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from sidecar.api.auth import current_principal
+from sidecar.api.conditional import final
 from sidecar.api.context import caller_session, json_body, sidecar
 from sidecar.errors import ConfigError, Problem
 from sidecar.readmodel import logs
 from sidecar.readmodel import executions as native
 from sidecar.services import bounded, executions, pipelines, projects, repoconfig
+from sidecar.store.models import END_STATES
 
 bp = Blueprint("executions", __name__, url_prefix="/api/v1")
 _TRIGGER_FIELDS = {"event", "branch", "ref", "commit", "message", "parameters", "config"}
@@ -69,7 +71,8 @@ def list_executions():
 def get_execution(execution_id: str):
     """One execution with its steps. :raise 404:"""
     with caller_session() as session:
-        return jsonify(_view(native.detail(session, execution_id)))
+        execution = native.detail(session, execution_id)
+        return final(jsonify(_view(execution)), execution.state in END_STATES)
 
 
 @bp.post("/executions/<execution_id>/stop")
@@ -105,7 +108,7 @@ def step_log(execution_id: str, stage: int, step: int):
                "X-Log-Complete": "true" if read.complete else "false"}
     if part.more:
         headers["X-More-Data"] = "true"
-    return part.body, 200, headers
+    return final(Response(part.body, headers=headers), read.complete)
 
 
 def _view(execution, **read) -> dict:

@@ -8,26 +8,36 @@ from flask import jsonify
 
 from sidecar.api.blueocean.common import (PREFIX, blueprint, log_response, log_start, paged,
                                           paging, route)
+from sidecar.api.conditional import final
 from sidecar.api.context import caller_session, sidecar
 from sidecar.readmodel import documents, logs, names
 from sidecar.readmodel.steps import run_graph, run_shape
+from sidecar.store.models import END_STATES
 
 bp = blueprint("blueocean_nodes")
 RUN = PREFIX + "/<bo:pipeline>/runs/<run>"
 NODE = RUN + "/nodes/<node>"
 
 
-def _read(pipeline: str, run: str, read):
-    """What `read` takes from the run's graph, in one store session."""
+def _read(pipeline: str, run: str, read) -> tuple:
+    """What `read` takes from the run's graph, in one store session; and whether the run
+    has finished (so the answer is final)."""
     with caller_session() as session:
-        return read(run_graph(session, names.pipeline_id(pipeline), run))
+        graph = run_graph(session, names.pipeline_id(pipeline), run)
+        return read(graph), graph.execution.state in END_STATES
+
+
+def _document(pipeline: str, run: str, read):
+    """One document read from the run's graph."""
+    document, done = _read(pipeline, run, read)
+    return final(jsonify(document), done)
 
 
 def _paged(pipeline: str, run: str, read):
     """One page (``start``, ``limit``) of a list read from the run's graph."""
     start, limit = paging()
-    items = _read(pipeline, run, read)
-    return paged(items[start:start + limit], start, limit)
+    items, done = _read(pipeline, run, read)
+    return final(paged(items[start:start + limit], start, limit), done)
 
 
 @route(bp, RUN + "/nodes")
@@ -45,14 +55,14 @@ def list_nodes(pipeline: str, run: str):
     if body is not None:
         nodes = json.loads(body)
         if start == 0 and len(nodes) <= limit:  # the whole list: the stored text as it is
-            return paged(body, start, limit)
-    return paged(nodes[start:start + limit], start, limit)
+            return final(paged(body, start, limit), True)
+    return final(paged(nodes[start:start + limit], start, limit), body is not None or bool(built))
 
 
 @route(bp, NODE)
 def get_node(pipeline: str, run: str, node: str):
     """One node. :raise 404:"""
-    return jsonify(_read(pipeline, run, lambda graph: graph.node(node)))
+    return _document(pipeline, run, lambda graph: graph.node(node))
 
 
 @route(bp, NODE + "/steps")
@@ -70,13 +80,13 @@ def list_run_steps(pipeline: str, run: str):
 @route(bp, RUN + "/steps/<step>")
 def get_run_step(pipeline: str, run: str, step: str):
     """One step by its id. :raise 404:"""
-    return jsonify(_read(pipeline, run, lambda graph: graph.step(step)))
+    return _document(pipeline, run, lambda graph: graph.step(step))
 
 
 @route(bp, NODE + "/steps/<step>")
 def get_node_step(pipeline: str, run: str, node: str, step: str):
     """One step of a node. :raise 404:"""
-    return jsonify(_read(pipeline, run, lambda graph: graph.step(step, node)))
+    return _document(pipeline, run, lambda graph: graph.step(step, node))
 
 
 @route(bp, NODE + "/log")
@@ -92,7 +102,7 @@ def node_log(pipeline: str, run: str, node: str):
     response = log_response(logs.StepLog(text, complete), whole=True)
     if not text:  # Blue Ocean sends X-Text-Size only for a non-empty node log
         del response.headers["X-Text-Size"]
-    return response
+    return final(response, complete)
 
 
 @route(bp, RUN + "/steps/<step>/log")
@@ -114,4 +124,4 @@ def _step_log(pipeline: str, run: str, step: str, node: str | None):
         branch = found.branch(step, node)
         read = logs.step_log(session, found.execution, branch.row, state.jenkins, start or 0)
     logs.remember(state.store.engine, read.marks)
-    return log_response(read)
+    return final(log_response(read), read.complete)

@@ -7,6 +7,7 @@ from flask import jsonify, request
 from sidecar.api.auth import current_principal
 from sidecar.api.blueocean.common import (PREFIX, blueprint, flag, integer, json_text,
                                           log_response, paged, paging, route)
+from sidecar.api.conditional import final
 from sidecar.api.context import caller_session, sidecar
 from sidecar.errors import ConfigError, Problem
 from sidecar.readmodel import control, documents, logs, names, queries, runs
@@ -109,4 +110,4 @@ def run_log(pipeline: str, run: str):
     with caller_session() as session:
         execution = queries.run(session, names.pipeline_id(pipeline), run)
         text, complete = logs.run_log(session, execution)
-    return log_response(logs.StepLog(text, complete))
+    return final(log_response(logs.StepLog(text, complete)), complete)
