@@ -21,8 +21,6 @@ none) and are not checked here; nor is ``/metrics``, whose labels name no projec
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, g, request
 
 from sidecar.api.context import sidecar
