@@ -50,7 +50,8 @@ def pipeline_history(pipeline_id: str):
 
 @bp.delete("/<pipeline_id>")
 def delete_pipeline(pipeline_id: str):
-    """Delete a pipeline without executions. :raise 404, 409:"""
+    """Delete a pipeline; ``?history=true`` also its finished executions. :raise 404, 409:"""
+    history = bounded.boolean(request.args.get("history", "false"), "history")
     with caller_session() as session:
-        pipelines.delete(session, pipeline_id)
+        pipelines.delete(session, pipeline_id, history=history)
     return "", 204

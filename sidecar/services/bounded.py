@@ -69,6 +69,13 @@ def integer(text: str, name: str, minimum: int, maximum: int) -> int:
     return int(text)
 
 
+def boolean(text: str, name: str) -> bool:
+    """A true/false query value (any case). :raise ConfigError: anything else."""
+    if text.lower() not in ("true", "false"):
+        raise ConfigError(Problem(f"{name} must be true or false", config_path=name))
+    return text.lower() == "true"
+
+
 def control_character(text: str) -> bool:
     """True when text holds a C0 or C1 control character (NUL, CR, LF, ESC, …)."""
     return bool(_CONTROL.search(text))

@@ -7,16 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sidecar import config
 from sidecar.config import secrets
 from sidecar.errors import ConfigError, Problem, SidecarError
-from sidecar.services import notifications, projects
+from sidecar.services import notifications, projects, retention
 from sidecar.services import triggers as webhook_triggers
 from sidecar.store import scope
-from sidecar.store.models import Pipeline, ScheduledInfo
+from sidecar.store.models import END_STATES, Execution, Pipeline, ScheduledInfo
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 FIELDS = {"repositoryUrl": "repository_url", "configPath": "config_path",
@@ -125,12 +126,31 @@ def history(session: Session, pipeline_id: str, limit: int = 50) -> list[dict[st
              "createdAt": row.created_at.isoformat()} for row in rows]
 
 
-def delete(session: Session, pipeline_id: str) -> None:
-    """Remove a pipeline that has no executions."""
-    pipeline = get(session, pipeline_id)
-    if pipeline.executions:
-        raise Conflict(f"pipeline {pipeline_id} has executions; it cannot be deleted")
-    session.delete(pipeline)
+def delete(session: Session, pipeline_id: str, *, history: bool = False) -> int:
+    """Remove a pipeline; with history, its finished executions too (and every row that
+    refers to one, its node history included). Returns how many executions went.
+
+    The pipeline row is locked first, so no trigger adds a run meanwhile. Node cache
+    reports stay: they describe directories still on the nodes, which `cache gc` ages
+    out (a pipeline created again under the same name finds them warm, rightly).
+    :raise Conflict: executions exist without history, or one has not finished
+    """
+    get(session, pipeline_id)
+    session.scalar(select(Pipeline.id).where(Pipeline.id == pipeline_id).with_for_update())
+    states = session.scalars(select(Execution.state)
+                             .where(Execution.pipeline_id == pipeline_id)).all()
+    if states and not history:
+        raise Conflict(f"pipeline {pipeline_id} has {len(states)} executions; delete with "
+                       "?history=true to remove them with it")
+    unfinished = sum(1 for state in states if state not in END_STATES)
+    if unfinished:
+        raise Conflict(f"pipeline {pipeline_id} has {unfinished} executions that have not "
+                       "finished; stop them first")
+    ids = list(session.scalars(select(Execution.id).where(Execution.pipeline_id == pipeline_id)))
+    discarded = retention.discard(session, ids)
+    session.execute(sql_delete(Pipeline).where(Pipeline.id == pipeline_id))
+    session.expire_all()
+    return discarded
 
 
 def load_examples(session: Session, directory: Path) -> int:

@@ -104,11 +104,7 @@ def empty_response() -> Response:
 def flag(name: str, default: bool = False) -> bool:
     """A true/false query parameter. :raise ConfigError:"""
     text = request.args.get(name)
-    if text is None:
-        return default
-    if text.lower() not in ("true", "false"):
-        raise ConfigError(Problem(f"{name} must be true or false", config_path=name))
-    return text.lower() == "true"
+    return default if text is None else bounded.boolean(text, name)
 
 
 def integer(name: str, default: int, minimum: int = 0) -> int:
