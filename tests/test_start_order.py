@@ -6,7 +6,10 @@ We test these aspects, on SQLite and PostgreSQL, with the engine against the fak
   is the slowest): in each project the queue items are in trigger order (trigger time,
   then run number), and each build runs its own execution's script;
 - an execution that cannot start (a render error) does not hold back the later ones of
-  its project.
+  its project;
+- a build still in Jenkins' queue after the engine stopped waiting for it (Jenkins quiet
+  before a restart) keeps its pipeline's next execution from rewriting the job, cycle
+  after cycle, so that when the queue moves each build runs its own execution's script.
 """
 
 from __future__ import annotations
@@ -94,3 +97,34 @@ def test_an_execution_that_cannot_start_holds_back_nothing(store, fake, engine, 
     assert _queued(fake, "shop") == _of(triggered, "shop")[1:]
     with store.session() as session:
         assert executions.get(session, first).state == "Failed"
+
+
+def test_a_build_still_queued_keeps_its_script(store, templates):
+    with FakeJenkins(auto_start=False, api_tokens={"sidecar": TOKEN}) as fake, \
+            JenkinsClient(url=fake.url, user="sidecar", token=TOKEN) as client:
+        engine = Engine(store=store, jenkins=client, templates=templates, queue_wait=0.2)
+        with store.session() as session:
+            pipelines.create(session, {"project": "shop", "name": "api", "inlineConfig": SMALL})
+        first = _trigger(store, "a" * 40)
+        assert engine.cycle().started == 1  # in Jenkins' queue, which does not move
+        second = _trigger(store, "b" * 40)
+        for _ in range(2):
+            assert engine.cycle().started == 0
+            assert [item.parameters[EXECUTION_PARAMETER] for item in fake.queue.values()] \
+                == [first]
+        fake.start_queued()
+        engine.cycle()  # follows the first item to its build
+        assert engine.cycle().started == 1  # the second may write the job now
+        fake.start_queued()
+        engine.cycle()
+        with store.session() as session:
+            for execution_id, commit in ((first, "a" * 40), (second, "b" * 40)):
+                execution = executions.get(session, execution_id)
+                build = fake.builds[(execution.jenkins_job, execution.jenkins_build)]
+                assert build.script == execution.jenkinsfile and commit in build.script
+
+
+def _trigger(store, commit: str) -> str:
+    with store.session() as session:
+        return executions.trigger(session, "shop:api",
+                                  executions.TriggerRequest(commit=commit)).id

@@ -3,8 +3,10 @@
 One Jenkins job per pipeline; a build reads the job's script when it leaves the queue.
 So, per pipeline, the job is written, triggered, and the build number awaited under one
 lock: the next execution of that pipeline cannot rewrite the script before this build
-has taken it. Each trigger carries SIDECAR_EXECUTION_ID, which also keeps Jenkins from
-merging two triggers into one queue item.
+has taken it. The lock lasts only `queue_wait`; a build still queued after that (Jenkins
+quieting down, a blocked queue) keeps its pipeline's later executions waiting, cycle
+after cycle, until it has left the queue. Each trigger carries SIDECAR_EXECUTION_ID,
+which also keeps Jenkins from merging two triggers into one queue item.
 
 Within a project, builds reach Jenkins' queue in the order their executions were
 triggered (`sidecar.engine.order`): renders and job writes of several executions run in
@@ -48,6 +50,10 @@ EXECUTION_PARAMETER = "SIDECAR_EXECUTION_ID"
 TOKEN_PARAMETER = "SIDECAR_CALLBACK_TOKEN"
 HISTORY_LENGTH = 10
 log = logging.getLogger(__name__)
+
+
+class StartDeferred(Exception):
+    """An execution cannot start in this cycle; a later one tries again."""
 
 
 class Starter:
@@ -109,6 +115,8 @@ class Starter:
             return 1
         except JenkinsUnavailable as exc:
             log.warning("Jenkins unavailable; %s starts later: %s", execution_id, exc)
+        except StartDeferred as exc:
+            log.info("%s starts later: %s", execution_id, exc)
         except JenkinsError as exc:
             isolation.recorded(self._store, execution_id, lambda e: executions.finish(
                 e, "Failed", f"Jenkins refused the run: {exc}"))
@@ -142,6 +150,7 @@ class Starter:
                 # It started: keep what that build runs, with no new render and no new token.
                 self._record(execution_id, jenkins_queue_id=earlier[0], jenkins_build=earlier[1])
                 return
+            self._no_build_queued(pipeline_id)
             if earlier:
                 # Still queued: it would read whatever script the job holds when it leaves
                 # the queue, so take it back and trigger afresh under the lock.
@@ -159,8 +168,8 @@ class Starter:
                 queue_id = self._jenkins.trigger(job, parameters)
                 self._record(execution_id, jenkins_queue_id=queue_id, errors=0, retry_at=None)
             number = self._await_build(queue_id)
-        if number is not None:
-            self._record(execution_id, jenkins_build=number)
+            if number is not None:  # before the lock goes: the next start reads it
+                self._record(execution_id, jenkins_build=number)
 
     def _render(self, session: Session, execution: Execution) -> str:
         pipeline = execution.pipeline
@@ -191,6 +200,20 @@ class Starter:
         _mark_skipped(execution, render.prepare(model, context), context,
                       trust.is_trusted(context, settings, model))
         return rendered.config_xml
+
+    def _no_build_queued(self, pipeline_id: str) -> None:
+        """Refuse to rewrite the job while a build of it is still in Jenkins' queue.
+
+        :raise StartDeferred: that build would run this execution's script
+        """
+        with self._store.session() as session:
+            waiting = session.scalar(select(Execution.run).where(
+                Execution.pipeline_id == pipeline_id, Execution.state == "Building",
+                Execution.jenkins_queue_id.is_not(None), Execution.jenkins_build.is_(None))
+                .order_by(Execution.run).limit(1))
+        if waiting is not None:
+            raise StartDeferred(f"run {waiting} of {pipeline_id} is still in Jenkins' queue; "
+                                "its build reads the job's script when it leaves")
 
     def _await_build(self, queue_id: int) -> int | None:
         """The build number once the item leaves the queue; None if it is cancelled or slow."""
