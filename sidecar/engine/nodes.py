@@ -2,9 +2,13 @@
 
 One pod listing per cycle (all agent pods of the namespace, by label) serves every
 running execution. The first node seen for an execution is recorded (ScheduledInfo),
-so the pipeline's next render prefers it. A pod that was running and has been gone for
-longer than the grace period, while Jenkins still reports the build running, fails its
-execution: otherwise it would hold the project's quota forever.
+so the pipeline's next render prefers it. A pod of the run's current agent scope that
+was listed and has been gone for longer than the grace period, while Jenkins still
+reports the build running, fails its execution: otherwise it would hold the project's
+quota forever. A pod waiting for a node (an autoscaler adding one) is there, not lost;
+one that failed (evicted, deleted by its node) is gone. An approval ends the agent
+scope: the pod is deleted while the run waits, and the next scope's pod is new, so the
+run is judged again only once that pod has been listed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from sidecar.render.naming import label_value
 from sidecar.services import executions
 from sidecar.store.models import Execution, utcnow
 
+PRESENT = ("Pending", "Running", "Unknown")
+"""Pod phases of a pod that is there: waiting for a node or its containers, running, or
+on a node that stopped reporting (the node controller decides about those)."""
+
 
 def record_nodes(session: Session, pods: list[AgentPod], *, grace: timedelta,
                  now: datetime | None = None) -> list[Execution]:
@@ -30,18 +38,23 @@ def record_nodes(session: Session, pods: list[AgentPod], *, grace: timedelta,
     seen = set()
     for pod in pods:
         execution = by_label.get(pod.execution_label)
-        if execution is None or not pod.node_name:
+        if execution is None:
             continue
-        seen.add(execution.id)
-        execution.pod_missing_since = None
-        executions.record_node(session, execution, pod.node_name, "kubernetes")
+        if pod.node_name:
+            executions.record_node(session, execution, pod.node_name, "kubernetes")
+        if pod.phase in PRESENT:
+            seen.add(execution.id)
+            execution.pod_missing_since = None
+            execution.agent_pod_seen = execution.state == "Building"
     return [execution for execution in active
             if execution.id not in seen and _lost(execution, grace, now)]
 
 
 def _lost(execution: Execution, grace: timedelta, now: datetime) -> bool:
-    # Only a pod seen before can be lost; during an approval no pod is expected.
-    if execution.node_name is None or execution.state != "Building":
+    if execution.state != "Building":  # an approval: no pod expected, a new one after it
+        execution.pod_missing_since, execution.agent_pod_seen = None, False
+        return False
+    if not execution.agent_pod_seen:  # only a pod seen in this scope can be lost
         return False
     if execution.pod_missing_since is None:
         execution.pod_missing_since = now

@@ -104,6 +104,8 @@ class Execution(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     stop_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     pod_missing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    agent_pod_seen: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """A pod of the current agent scope was listed (a new scope begins after an approval)."""
     callback_token_hash: Mapped[str] = mapped_column(String(128), default="")
     triggered_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
     replay_of: Mapped[str | None] = mapped_column(String(300))
