@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from sidecar import render
 from sidecar.jenkins import JenkinsClient, JenkinsNotFound, JenkinsUnavailable, RunState
+from sidecar.engine.starter import EXECUTION_PARAMETER
 from sidecar.metrics import record
 from sidecar.services import approvals, executions
 from sidecar.store.models import Execution, LiveLogMark, LogChunk, StepState, utcnow
@@ -70,7 +71,7 @@ def _follow_queue(execution: Execution, jenkins: JenkinsClient) -> None:
     try:
         state = jenkins.queue_item(execution.jenkins_queue_id)
     except JenkinsNotFound:
-        executions.finish(execution, "Failed", "the Jenkins queue item disappeared")
+        _find_left_item(execution, jenkins)
         return
     if state.build_number is not None:
         execution.jenkins_build = state.build_number
@@ -178,6 +179,18 @@ class _Config:
             context = executions.context_of(self._execution, self._execution.pipeline)
             self._pipeline = render.prepare(model, context)
         return self._pipeline
+
+
+def _find_left_item(execution: Execution, jenkins: JenkinsClient) -> None:
+    """Jenkins forgets a left queue item after minutes (and all of them when it restarts):
+    find the build by the execution's parameter before calling the run lost."""
+    found = jenkins.find_triggered(execution.jenkins_job, EXECUTION_PARAMETER, execution.id)
+    if found is None:
+        executions.finish(execution, "Failed", "the Jenkins queue item disappeared")
+    elif found[1] is not None:
+        execution.jenkins_build = found[1]
+    else:  # queued again under another id (Jenkins reloaded its queue)
+        execution.jenkins_queue_id = found[0]
 
 
 def _archive(session: Session, execution: Execution, step: StepState, node_ids: tuple[str, ...],
