@@ -6,12 +6,16 @@ against the fake Jenkins:
 - the engine was away while its run's item left the queue and was forgotten: the
   restarted engine finds the build by the run's execution id and follows it to its end
   (no run failed while its build goes on untracked);
-- an item forgotten with no build of the run anywhere fails the run, saying so.
+- an item forgotten with no build of the run anywhere fails the run, saying so;
+- a build that has just left the queue, whose flow has not begun (wfapi says
+  NOT_EXECUTED, as it does for a build that ended before its flow began), is followed
+  on while Jenkins says it is building, and ends Aborted once it is not.
 """
 
 from __future__ import annotations
 
 import pytest
+from fakes import jenkins_model
 from fakes.jenkins import FakeJenkins
 
 from sidecar.engine.loop import Engine
@@ -78,3 +82,18 @@ def test_an_item_forgotten_without_a_build_fails_the_run(store, fake, client, te
     _engine(store, client, templates).cycle()
     assert _state(store, execution_id)[:2] == ("Failed", "the Jenkins queue item disappeared")
 
+
+def test_a_build_whose_flow_has_not_begun_is_followed_on(store, fake, client, templates,
+                                                         queued, monkeypatch):
+    execution_id, _ = queued
+    real = jenkins_model.FakeBuild.describe_json
+    monkeypatch.setattr(jenkins_model.FakeBuild, "describe_json",
+                        lambda build: {**real(build), "status": "NOT_EXECUTED", "stages": []})
+    (build,) = fake.start_queued()
+    engine = _engine(store, client, templates)
+    engine.cycle()
+    engine.cycle()
+    assert _state(store, execution_id) == ("Building", "", build.number)
+    build.finish("ABORTED")  # ended before its flow began
+    engine.cycle()
+    assert _state(store, execution_id)[:2] == ("Aborted", "Jenkins reported NOT_EXECUTED")

@@ -110,6 +110,8 @@ def _apply(session: Session, execution: Execution, run: RunState,
                 new_state = "Timeout"
             record.stage_finished(session, new_state, stage.duration_millis)
         step.state = new_state
+    if run.finished and _not_started_yet(execution, run, jenkins):
+        return True  # no push announces its start: look again next cycle
     if run.finished:
         state = RUN_END_STATES.get(run.status, "Failed")
         if state == "Aborted" and (any(s.state == "Timeout" for s in execution.steps)
@@ -125,6 +127,13 @@ def _apply(session: Session, execution: Execution, run: RunState,
     execution.state = "Pending" if pending else "Building"
     unregistered = approvals.follow(session, execution, jenkins)
     return unregistered or _under_way(execution, config)
+
+
+def _not_started_yet(execution: Execution, run: RunState, jenkins: JenkinsClient) -> bool:
+    """wfapi says NOT_EXECUTED both for a build that ended before its flow began and for
+    one that has just left the queue and not begun it yet: only the build can tell."""
+    return run.status == "NOT_EXECUTED" and \
+        jenkins.building(execution.jenkins_job, execution.jenkins_build)
 
 
 def _under_way(execution: Execution, config: _Config) -> bool:

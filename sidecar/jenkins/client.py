@@ -191,6 +191,12 @@ class JenkinsClient:
         response = self._request("GET", path, params={"fullStages": "true"})
         return parse_json(models.run_state, response, path)
 
+    def building(self, name: str, number: int) -> bool:
+        """Whether Jenkins still runs the build (``api/json?tree=building``)."""
+        path = _build(name, number) + "/api/json"
+        response = self._request("GET", path, params={"tree": "building"})
+        return parse_json(lambda doc: doc.get("building") is True, response, path)
+
     def stage_log(self, name: str, number: int, node_id: str, *, start: int = 0) -> LogChunk:
         """A flow node's log from byte ``start``, by ``…/log/logText/progressiveText``."""
         # The progressive text of the node's log action: X-Text-Size is where to continue

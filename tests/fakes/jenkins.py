@@ -143,6 +143,7 @@ ROUTES = [
     ("GET", "/crumbIssuer/api/python", "_crumb_issuer"),
     ("POST", "/createItem", "_create_item"),
     ("GET", "/job/{name}/api/json", "_job_json"),
+    ("GET", "/job/{name}/{number}/api/json", "_build_json"),
     ("GET", "/job/{name}/api/python", "_job_json"),
     ("GET", "/job/{name}/config.xml", "_get_config"),
     ("POST", "/job/{name}/config.xml", "_post_config"),
@@ -457,6 +458,10 @@ class FakeJenkins:
                         key=lambda b: -b.number)
         return Reply.json({**job.to_json(self.url, in_queue=in_queue),
                            "builds": [b.summary_json(self.url) for b in builds]})
+
+    def _build_json(self, request: Request, name: str, number: str) -> Reply:
+        return self._with_build(name, number,
+                                lambda build: Reply.json(build.summary_json(self.url)))
 
     def _get_config(self, request: Request, name: str) -> Reply:
         job = self.jobs.get(name)
