@@ -9,7 +9,8 @@ We test these aspects, on SQLite and PostgreSQL:
   listed group, approve; Jenkins' proceed gets the parameters; the run ends Success;
   a second decision is 409; the audit fields keep who, when, parameters and comment;
 - a rejection ends the run Denied; the approval's timeout ends it Timeout, whether the
-  engine aborts the input or Jenkins' own timeout fires;
+  engine aborts the input or Jenkins' own timeout fires — also when the sidecar saw the
+  pause begin late (Jenkins' clock, not the sidecar's, says the input lasted it);
 - a decision made while Jenkins is down is kept and delivered once it is back;
 - an approval without submitters is open to any write token; bad decisions are 400;
   of sixteen concurrent decisions exactly one wins;
@@ -288,6 +289,19 @@ def test_jenkins_own_input_timeout_ends_the_run_timeout(world, seen):
     engine.cycle()
     assert state_of(store, execution_id) == "Timeout"
     assert only_approval(client)["state"] == "TimedOut" and build.answers == []
+
+
+def test_jenkins_own_input_timeout_counts_though_the_pause_was_seen_late(world):
+    client, engine, store, fake = world
+    execution_id, build = paused_run(world)  # the approval's timeout is 120 minutes
+    fake.clock.tick(120 * 60_000)  # the sidecar's own deadline is still minutes away
+    build.finish_stage("step-1-0", "ABORTED")
+    build.inputs.clear()
+    build.finish("ABORTED")
+    engine.cycle()
+    assert state_of(store, execution_id) == "Timeout"
+    approval = only_approval(client)
+    assert approval["state"] == "TimedOut" and approval["decision"]["via"] == "timeout"
 
 
 def test_a_decision_during_a_jenkins_outage_is_delivered_later(world):

@@ -169,9 +169,12 @@ class _Config:
         return stage.steps[step.step_index].kind == "approvalConfig"
 
     def step_timed_out(self, step: StepState, millis: int) -> bool:
-        """True when an aborted step ran for its whole timeout."""
-        stage = self._prepared().stages[step.stage_index]
-        minutes = stage.steps[step.step_index].timeout
+        """True when an aborted step ran for its whole timeout (an approval: its own, which
+        Jenkins counts from the input's start, by Jenkins' clock, as the stage does)."""
+        config_step = self._prepared().stages[step.stage_index].steps[step.step_index]
+        minutes = config_step.timeout
+        if config_step.kind == "approvalConfig":
+            minutes = config_step.options["timeout"]
         return self._reached(minutes, millis)
 
     def run_timed_out(self, millis: int) -> bool:

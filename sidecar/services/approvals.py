@@ -51,7 +51,8 @@ def follow(session: Session, execution: Execution, jenkins: JenkinsClient) -> bo
         if approval is not None and approval.state == "Pending" and \
                 step.state not in ("Pending", "Waiting"):
             _settle(approval, execution, f"the input ended in Jenkins ({step.state})",
-                    aborted=step.state in ("Aborted", "Timeout"))
+                    aborted=step.state in ("Aborted", "Timeout"),
+                    timed_out=step.state == "Timeout")
     new = [s for s in execution.steps
            if s.state == "Pending" and (s.stage_index, s.step_index) not in approvals]
     if not new:
@@ -103,16 +104,17 @@ def outcome(session: Session, execution: Execution, state: str) -> str:
     """
     result = state
     for approval in of_execution(session, execution.id):
+        step = session.get(StepState, (execution.id, approval.stage_index,
+                                       approval.step_index))
         if approval.state == "Pending":
             _settle(approval, execution, f"the run ended ({state})",
-                    aborted=state in ("Aborted", "Timeout"))
+                    aborted=state in ("Aborted", "Timeout"),
+                    timed_out=step is not None and step.state == "Timeout")
         if state != "Aborted" or execution.stop_requested:
             continue
         ends = {"Rejected": "Denied", "TimedOut": "Timeout"}.get(approval.state)
         if ends:
             result = ends
-            step = session.get(StepState, (execution.id, approval.stage_index,
-                                           approval.step_index))
             if step is not None:
                 step.state = ends
     return result
@@ -243,10 +245,16 @@ def view(session: Session, approval: Approval, public_url: str = "") -> dict[str
     }
 
 
-def _settle(approval: Approval, execution: Execution, why: str, *, aborted: bool) -> None:
-    """Close an approval whose input ended without a decision through the sidecar."""
-    # Jenkins' timeout starts with the step, a moment before sync saw the pause.
-    if aborted and expired(approval, slack=JENKINS_SLACK) and not execution.stop_requested:
+def _settle(approval: Approval, execution: Execution, why: str, *, aborted: bool,
+            timed_out: bool = False) -> None:
+    """Close an approval whose input ended without a decision through the sidecar.
+
+    timed_out: Jenkins' stage lasted the approval's whole timeout (sync judged it by
+    Jenkins' own clock), however late the sidecar saw the pause begin.
+    """
+    # Else: Jenkins' timeout starts with the step, a moment before sync saw the pause.
+    if timed_out or aborted and expired(approval, slack=JENKINS_SLACK) and \
+            not execution.stop_requested:
         _close(approval, "TimedOut", "Jenkins' input timeout fired")
     else:
         _close(approval, "Cancelled", why)
