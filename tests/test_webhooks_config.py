@@ -5,6 +5,8 @@ We test these aspects, on SQLite and PostgreSQL:
   (a real HTTP fake) at the pushed commit, with the pipeline's credential header; the run
   records exactly that text;
 - a refused credential or a missing file is a 502 envelope and starts nothing;
+- a GitHub annotated tag builds, and reads the config at, the tagged commit (its push's
+  ``after`` is the tag object);
 - image pushes read the config at the pipeline's image branch;
 - trigger settings (events, branches, tags, images) and the config's branch filter
   ignore events with a reason, never an error; bad settings are 400 naming the field;
@@ -13,9 +15,12 @@ We test these aspects, on SQLite and PostgreSQL:
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fakes.scm import FakeScm
-from webhook_helpers import CONFIG, create_pipeline, deliver, executions, headers_for, sample
+from webhook_helpers import (CONFIG, body_of, create_pipeline, deliver, executions, headers_for,
+                             sample)
 
 from sidecar import outbound
 from sidecar.store.models import Execution
@@ -91,6 +96,25 @@ def test_unreadable_config_is_502_and_starts_nothing(client, scm, token, files):
     scm.files[(path, commit, "ci/pipeline.yml")] = REMOTE
     assert deliver(client, provider, pipeline, body, headers_for(
         provider, body, header, delivery="retry")).status_code == 202
+
+
+def test_an_annotated_tag_builds_the_tagged_commit(client, app, scm):
+    provider, name, header, repo, suffix, path, commit = SOURCES[0]
+    scm.files[(path, commit, "ci/pipeline.yml")] = REMOTE
+    pipeline = _remote_pipeline(client, scm, repo, suffix)
+    payload = body_of(name)
+    assert payload["head_commit"]["id"] == commit
+    tag_object = "1111111111111111111111111111111111111111"
+    payload.update(ref="refs/tags/v1.0.0", before="0" * 40, after=tag_object, created=True,
+                   base_ref="refs/heads/master", commits=[])
+    body = json.dumps(payload).encode()
+    response = deliver(client, provider, pipeline, body, headers_for(provider, body, header))
+    assert response.status_code == 202, response.json
+    assert (response.json["event"], response.json["commit"]) == ("tag", commit)
+    [(_, query, _)] = scm.requests
+    assert query["ref"] == commit
+    with app.extensions["sidecar"].store.session() as session:
+        assert session.get(Execution, response.json["executionId"]).commit == commit
 
 
 def test_an_image_push_reads_the_image_branch(client, scm):

@@ -47,7 +47,7 @@ def test_bitbucket_server_push_and_pull_request():
         {"ref": {"id": "refs/heads/master", "displayId": "master", "type": "BRANCH"},
          "refId": "refs/heads/master", "fromHash": "ecddabb624f6f5ba43816f5926e580a5f680a932",
          "toHash": "178864a7d521b6f5e720b386b2c2b0ef8563e0dc", "type": "UPDATE"}]}
-    event = bitbucket.parse({"X-Event-Key": "repo:refs_changed"}, push)
+    [event] = bitbucket.events({"X-Event-Key": "repo:refs_changed"}, push)
     assert (event.event, event.branch, event.commit) == (
         "push", "master", "178864a7d521b6f5e720b386b2c2b0ef8563e0dc")
     assert "https://bitbucket.example.com/scm/proj/repository.git" in event.repository_urls
@@ -59,12 +59,12 @@ def test_bitbucket_server_push_and_pull_request():
         "toRef": {"id": "refs/heads/master", "displayId": "master",
                   "latestCommit": "178864a7d521b6f5e720b386b2c2b0ef8563e0dc",
                   "repository": SERVER_REPO}}}
-    event = bitbucket.parse({"X-Event-Key": "pr:opened"}, pr)
+    [event] = bitbucket.events({"X-Event-Key": "pr:opened"}, pr)
     assert (event.event, event.branch, event.commit) == (
         "pull_request", "master", "ef8755f06ee4b28c96a847a95cb8ec8ed6ddd1ca")
     deleted = {**push, "changes": [{**push["changes"][0], "type": "DELETE"}]}
     with pytest.raises(Ignored, match="deleted"):
-        bitbucket.parse({"X-Event-Key": "repo:refs_changed"}, deleted)
+        bitbucket.events({"X-Event-Key": "repo:refs_changed"}, deleted)
 
 
 def test_bitbucket_server_delivery_id_is_the_request_id():

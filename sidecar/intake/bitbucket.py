@@ -3,6 +3,8 @@
 Cloud sends ``X-Event-Key`` ``repo:push`` and ``pullrequest:created|updated`` with
 ``X-Request-UUID``; Server/Data Center sends ``repo:refs_changed`` and
 ``pr:opened|pr:from_ref_updated`` with ``X-Request-Id``. Both sign with ``X-Hub-Signature``.
+A push gives one event per ref it changed, as a delivery may carry several; Cloud pull
+requests from forks start nothing (``_cloud_pull_request``).
 """
 
 from __future__ import annotations
@@ -17,39 +19,64 @@ def delivery_id(headers: Mapping[str, str]) -> str:
     return headers.get("X-Request-UUID") or headers.get("X-Request-Id") or ""
 
 
-def parse(headers: Mapping[str, str], payload: dict) -> HookEvent:
-    """The event of a delivery. :raise Ignored:"""
+def events(headers: Mapping[str, str], payload: dict) -> list[HookEvent]:
+    """The events a delivery may start, in payload order: one per ref a push changed.
+
+    :raise Ignored: none at all
+    """
     key = headers.get("X-Event-Key", "")
     if key == "repo:push":
-        return _cloud_push(payload)
+        changes = obj(payload.get("push")).get("changes") or []
+        return _each(_cloud_change, changes, _cloud_urls(payload))
     if key in ("pullrequest:created", "pullrequest:updated"):
-        return _cloud_pull_request(payload)
+        return [_cloud_pull_request(payload)]
     if key == "repo:refs_changed":
-        return _server_push(payload)
+        return _each(_server_change, payload.get("changes") or [],
+                     _server_urls(payload.get("repository")))
     if key in ("pr:opened", "pr:from_ref_updated"):
-        return _server_pull_request(payload)
+        return [_server_pull_request(payload)]
     if key == "diagnostics:ping":
         raise Ignored("ping")
     raise Ignored(f"Bitbucket event {key or '(none)'!r} is not handled")
 
 
-def _cloud_push(payload: dict) -> HookEvent:
-    changes = [c for c in obj(payload.get("push")).get("changes") or [] if isinstance(c, dict)]
-    # One delivery may carry several ref changes; the last updated ref is built, as one
-    # delivery starts at most one run (the dedupe key is per delivery).
-    new = next((obj(c.get("new")) for c in reversed(changes) if c.get("new")), None)
-    if new is None:
-        raise Ignored("the push only deleted refs")
+def _each(parse_change, changes, urls: tuple[str, ...]) -> list[HookEvent]:
+    """One event per pushed branch or tag; deleted refs start nothing. :raise Ignored:"""
+    # One push may carry a branch and its tags (`git push --follow-tags`): the
+    # pipeline's filters pick the first change they take (`sidecar.intake.service`).
+    found, reasons = [], []
+    for change in changes if isinstance(changes, list) else []:
+        try:
+            found.append(parse_change(obj(change), urls))
+        except Ignored as exc:
+            reasons.append(str(exc))
+    if not found:
+        raise Ignored("; ".join(reasons) or "the push changed no refs")
+    return found
+
+
+def _cloud_change(change: dict, urls: tuple[str, ...]) -> HookEvent:
+    new = obj(change.get("new"))
+    if not new:
+        raise Ignored(f"{text(obj(change.get('old')).get('name')) or 'a ref'} was deleted")
     kind, name = text(new.get("type")), text(new.get("name"))
     target = obj(new.get("target"))
     prefix = "refs/tags/" if kind == "tag" else "refs/heads/"
     return ref_event(prefix + name, text(target.get("hash")),
-                     first_line(text(target.get("message"))), _cloud_urls(payload))
+                     first_line(text(target.get("message"))), urls)
 
 
 def _cloud_pull_request(payload: dict) -> HookEvent:
+    """:raise Ignored: from a fork, whose commits the base repository cannot fetch by ref"""
     pr = obj(payload.get("pullrequest"))
     source, destination = obj(pr.get("source")), obj(pr.get("destination"))
+    if _full_name(source) and _full_name(destination) and \
+            _full_name(source) != _full_name(destination):
+        # GitHub (refs/pull/N/head), GitLab (refs/merge-requests/N/head) and Data Center
+        # (refs/pull-requests/N/from) build forks through the base repository's PR ref;
+        # Cloud has none, and refs/heads/<branch> there is another branch, or nothing.
+        raise Ignored("pull request from a fork: Bitbucket Cloud has no pull-request ref "
+                      "in the base repository")
     commit = text(obj(source.get("commit")).get("hash"))
     return HookEvent("pull_request", text(obj(destination.get("branch")).get("name")),
                      "refs/heads/" + text(obj(source.get("branch")).get("name")), commit,
@@ -60,6 +87,10 @@ def _cloud_pull_request(payload: dict) -> HookEvent:
                             "dedupe": f"pr-{pr.get('id')}-{commit}"})
 
 
+def _full_name(end: dict) -> str:
+    return text(obj(end.get("repository")).get("full_name")).lower()
+
+
 def _cloud_urls(payload: dict) -> tuple[str, ...]:
     repo = obj(payload.get("repository"))
     html = text(obj(obj(repo.get("links")).get("html")).get("href"))
@@ -67,14 +98,11 @@ def _cloud_urls(payload: dict) -> tuple[str, ...]:
     return tuple(u for u in (html, f"https://bitbucket.org/{full}" if full else "") if u)
 
 
-def _server_push(payload: dict) -> HookEvent:
-    changes = [c for c in payload.get("changes") or [] if isinstance(c, dict)
-               and text(c.get("type")) != "DELETE"]
-    if not changes:
-        raise Ignored("the push only deleted refs")
-    change = changes[-1]
-    return ref_event(text(obj(change.get("ref")).get("id")), text(change.get("toHash")), "",
-                     _server_urls(payload.get("repository")))
+def _server_change(change: dict, urls: tuple[str, ...]) -> HookEvent:
+    ref = text(obj(change.get("ref")).get("id")) or text(change.get("refId"))
+    if text(change.get("type")) == "DELETE":
+        raise Ignored(f"{ref or 'a ref'} was deleted")
+    return ref_event(ref, text(change.get("toHash")), "", urls)
 
 
 def _server_pull_request(payload: dict) -> HookEvent:

@@ -21,11 +21,20 @@ def parse(headers: Mapping[str, str], payload: dict) -> HookEvent:
         raise Ignored("ping")
     if kind == "push":
         head = obj(payload.get("head_commit"))
-        return ref_event(text(payload.get("ref")), text(payload.get("after")),
+        return ref_event(text(payload.get("ref")), _pushed_commit(payload, head),
                          first_line(text(head.get("message"))), _urls(payload.get("repository")))
     if kind == "pull_request":
         return _pull_request(payload)
     raise Ignored(f"GitHub event {kind or '(none)'!r} is not handled")
+
+
+def _pushed_commit(payload: dict, head: dict) -> str:
+    """The commit a push points its ref at: for a tag, the tagged commit."""
+    after = text(payload.get("after"))
+    # An annotated tag's `after` is the tag object, not a commit: head_commit is the commit.
+    if text(payload.get("ref")).startswith("refs/tags/") and not payload.get("deleted"):
+        return text(head.get("id")) or after
+    return after
 
 
 def _pull_request(payload: dict) -> HookEvent:

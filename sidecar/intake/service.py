@@ -113,12 +113,15 @@ def _event(delivery: Delivery, payload: dict, source: _Source) -> HookEvent:
         candidates = registries.harbor(payload)
     elif delivery.provider == "dockerhub":
         candidates = [registries.dockerhub(payload)]
+    elif delivery.provider == "bitbucket":
+        candidates = bitbucket.events(delivery.headers, payload)
     else:
-        parser = {"github": github, "gitlab": gitlab, "bitbucket": bitbucket}[delivery.provider]
+        parser = {"github": github, "gitlab": gitlab}[delivery.provider]
         candidates = [parser.parse(delivery.headers, payload)]
     reasons = []
     for event in candidates:
-        reason = _foreign_repository(source, event) or triggers.refusal(source.triggers, event)
+        reason = _foreign_repository(source, event) or _too_long(event) or \
+            triggers.refusal(source.triggers, event)
         if reason is None:
             return event
         reasons.append(reason)
@@ -132,6 +135,12 @@ def _foreign_repository(source: _Source, event: HookEvent) -> str | None:
     if any(scm.split_url(url) == ours for url in event.repository_urls):
         return None
     return "the delivery is about another repository than the pipeline's"
+
+
+def _too_long(event: HookEvent) -> str | None:
+    # A provider accepts longer refs than a run stores; such a push can start no run.
+    problems = executions.too_long(branch=event.branch, ref=event.ref, commit=event.commit)
+    return "; ".join(p.line() for p in problems) or None
 
 
 def _delivery_id(delivery: Delivery, event: HookEvent) -> str:

@@ -29,6 +29,8 @@ from sidecar.store.models import (END_STATES, Execution, Pipeline, ScheduledInfo
                                   StepState, utcnow)
 
 TRIGGER_TYPES = ("user", "webhook", "image", "cron", "rerun")
+LIMITS = {name: Execution.__table__.c[name].type.length for name in ("branch", "ref", "commit")}
+"""The longest branch, ref and commit a run stores: PostgreSQL refuses longer values."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,19 @@ def trigger(session: Session, pipeline_id: str, request: TriggerRequest) -> Exec
                     for s, stage in enumerate(prepared.stages) for i, _ in enumerate(stage.steps))
     session.flush()
     return execution
+
+
+def too_long(**values: str) -> list[Problem]:
+    """A problem naming each of branch, ref and commit that is longer than a run stores."""
+    return [Problem(f"longer than {LIMITS[name]} characters", config_path=name)
+            for name, value in values.items() if len(value) > LIMITS[name]]
+
+
+def check_lengths(request: TriggerRequest) -> None:
+    """:raise ConfigError: naming the request's branch, ref or commit if one is too long"""
+    problems = too_long(branch=request.branch, ref=request.ref, commit=request.commit)
+    if problems:
+        raise ConfigError(problems)
 
 
 def rerun(session: Session, execution_id: str) -> Execution:
@@ -217,13 +232,15 @@ def _checked_event(request: TriggerRequest) -> TriggerRequest:
     """The request with a known event that fits its ref; a tag without a ref gets its tag ref.
 
     Whether a run is trusted follows from the event and the ref (`sidecar.config.trust`),
-    so neither may be anything the sidecar does not understand. :raise ConfigError:
+    so neither may be anything the sidecar does not understand; branch, ref and commit
+    must fit their columns (`LIMITS`). :raise ConfigError:
     """
     problem = ref_problem(request.event, request.ref)
     if problem:
         raise ConfigError(Problem(problem, config_path="event"))
     if request.event == "tag" and not request.ref:
-        return replace(request, ref=TAG_PREFIX + request.branch)
+        request = replace(request, ref=TAG_PREFIX + request.branch)
+    check_lengths(request)
     return request
 
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from sidecar import config, outbound, scm
 from sidecar.errors import ConfigError, Problem
-from sidecar.services.executions import TriggerRequest
+from sidecar.services.executions import TriggerRequest, check_lengths
 from sidecar.store.models import Pipeline
 
 
@@ -65,7 +65,11 @@ def read(client: outbound.Client, source: Source, ref: str, provider: str = "") 
 
 def filled(request: TriggerRequest, source: Source | None,
            client: outbound.Client) -> TriggerRequest:
-    """The request with the repository's config at its commit (else branch) if it has none."""
+    """The request with the repository's config at its commit (else branch) if it has none.
+
+    :raise ConfigError: an over-long branch, ref or commit, before the provider is asked
+    """
+    check_lengths(request)
     if source is None or request.config_text is not None:
         return request
     return replace(request, config_text=read(client, source, request.commit or request.branch))

@@ -1,14 +1,17 @@
 """A fake Git provider API: a real HTTP server answering the file endpoints the sidecar uses.
 
 GitHub ``GET /repos/{owner}/{repo}/contents/{path}?ref=`` (raw media type), GitLab
-``GET /api/v4/projects/{id}/repository/files/{path}/raw?ref=`` and Bitbucket Cloud
-``GET /2.0/repositories/{ws}/{repo}/src/{ref}/{path}``, each with its own credential
-header (``Authorization: Bearer`` or ``PRIVATE-TOKEN``)::
+``GET /api/v4/projects/{id}/repository/files/{path}/raw?ref=``, Bitbucket Cloud
+``GET /2.0/repositories/{ws}/{repo}/src/{ref}/{path}`` and Bitbucket Data Center
+``GET [/context]/rest/api/1.0/projects/{KEY}/repos/{slug}/raw/{path}?at=``, each with its
+own credential header (``Authorization: Bearer`` or ``PRIVATE-TOKEN``)::
 
     with FakeScm(token="tok") as fake:
         fake.files[("owner/repo", "<sha>", ".jenkins-sidecar.yml")] = "stages: ..."
         fake.url          # the API base for GitHub; fake.url + "/api/v4", + "/2.0"
         fake.requests     # (path, query, headers) of every request
+
+Data Center files are keyed ``("KEY/slug", ref, path)``.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from sidecar import outbound
+
 
 class FakeScm:
-    """GitHub, GitLab and Bitbucket Cloud file APIs over one loopback server."""
+    """GitHub, GitLab and Bitbucket Cloud and Data Center file APIs over one loopback server."""
 
     def __init__(self, token: str = ""):
         self.token = token
@@ -60,6 +65,18 @@ class FakeScm:
         if parts[:2] == ["2.0", "repositories"] and len(parts) > 6 and parts[4] == "src":
             return "bitbucket", (f"{parts[2]}/{parts[3]}", unquote(parts[5]),
                                  unquote("/".join(parts[6:])))
+        return self._datacenter_route(parts, query)
+
+    @staticmethod
+    def _datacenter_route(parts: list[str], query: dict[str, str]):
+        start = next((n for n in range(len(parts)) if parts[n:n + 4] == [
+            "rest", "api", "1.0", "projects"]), None)
+        if start is None:
+            return None
+        rest = parts[start + 4:]
+        if len(rest) > 4 and rest[1:2] == ["repos"] and rest[3] == "raw":
+            return "bitbucket", (f"{unquote(rest[0])}/{unquote(rest[2])}", query.get("at", ""),
+                                 unquote("/".join(rest[4:])))
         return None
 
     def _authorized(self, provider: str, headers: dict[str, str]) -> bool:
@@ -68,6 +85,25 @@ class FakeScm:
         if provider == "gitlab":
             return headers.get("Private-Token") == self.token
         return headers.get("Authorization") == f"Bearer {self.token}"
+
+
+class RecordingClient(outbound.Client):
+    """An outbound client that sends nothing: records each call, answers 200 with text.
+
+    For hosts no test can serve (bitbucket.corp.example): where would the call have gone,
+    and with which credential?
+    """
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+        self.calls: list[tuple[str, dict[str, str], bool]] = []
+
+    def request(self, method, url, *, headers=None, body=None, credential=False, max_bytes,
+                timeout):
+        """Record (url, headers, credential) and answer the text."""
+        self.calls.append((url, dict(headers or {}), credential))
+        return outbound.Response(200, {}, self.text.encode())
 
 
 def _handler(fake: FakeScm):
