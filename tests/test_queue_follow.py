@@ -9,7 +9,9 @@ against the fake Jenkins:
 - an item forgotten with no build of the run anywhere fails the run, saying so;
 - a build that has just left the queue, whose flow has not begun (wfapi says
   NOT_EXECUTED, as it does for a build that ended before its flow began), is followed
-  on while Jenkins says it is building, and ends Aborted once it is not.
+  on while Jenkins says it is building, and ends Aborted once it is not;
+- a Jenkins that answers 404 for everything (a proxy sending the sidecar elsewhere) fails
+  no run, as an outage; a build deleted from a Jenkins that answers fails its run.
 """
 
 from __future__ import annotations
@@ -97,3 +99,19 @@ def test_a_build_whose_flow_has_not_begun_is_followed_on(store, fake, client, te
     build.finish("ABORTED")  # ended before its flow began
     engine.cycle()
     assert _state(store, execution_id)[:2] == ("Aborted", "Jenkins reported NOT_EXECUTED")
+
+
+def test_404_everywhere_fails_nothing_but_a_deleted_build_fails_its_run(
+        store, fake, client, templates, queued):
+    execution_id, _ = queued
+    (build,) = fake.start_queued()
+    engine = _engine(store, client, templates)
+    engine.cycle()
+    fake.fail_with(404)
+    engine.cycle()
+    engine.cycle()
+    assert _state(store, execution_id) == ("Building", "", build.number)
+    fake.recover()
+    del fake.builds[(build.job, build.number)]
+    engine.cycle()
+    assert _state(store, execution_id)[:2] == ("Failed", "the Jenkins build disappeared")

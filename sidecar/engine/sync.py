@@ -22,7 +22,8 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from sidecar import render
-from sidecar.jenkins import JenkinsClient, JenkinsNotFound, JenkinsUnavailable, RunState
+from sidecar.jenkins import (JenkinsClient, JenkinsError, JenkinsNotFound, JenkinsUnavailable,
+                             RunState)
 from sidecar.engine.starter import EXECUTION_PARAMETER
 from sidecar.metrics import record
 from sidecar.services import approvals, executions
@@ -56,6 +57,7 @@ def sync_execution(session: Session, execution: Execution, jenkins: JenkinsClien
         try:
             state = jenkins.run_state(execution.jenkins_job, execution.jenkins_build)
         except JenkinsNotFound:
+            _jenkins_itself(jenkins)
             executions.finish(execution, "Failed", "the Jenkins build disappeared")
             return True
         under_way = _apply(session, execution, state, jenkins)
@@ -65,6 +67,21 @@ def sync_execution(session: Session, execution: Execution, jenkins: JenkinsClien
     execution.pushes_seen, execution.look_again = pushes, under_way
     execution.detailed_at = now or utcnow()
     return True
+
+
+def _jenkins_itself(jenkins: JenkinsClient) -> None:
+    """Before a 404 fails a run: Jenkins answers at its root as Jenkins.
+
+    :raise JenkinsUnavailable: it does not (a proxy or ingress sending the sidecar
+        elsewhere answers 404 for every build; that fails nothing, as an outage)
+    """
+    try:
+        jenkins.ping()
+    except JenkinsUnavailable:
+        raise
+    except JenkinsError as exc:
+        raise JenkinsUnavailable("answers 404 for a build and not as Jenkins at its root "
+                                 f"(a proxy or ingress misroute?): {exc}") from exc
 
 
 def _follow_queue(execution: Execution, jenkins: JenkinsClient) -> None:
