@@ -118,7 +118,7 @@ class Server:
     """Werkzeug's threaded HTTP server with the app, on a free loopback port."""
 
     def __init__(self, app):
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self._server = make_server("127.0.0.1", 0, _buffered(app), threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -173,3 +173,22 @@ def paused(world: World):
     with world.store.session() as session:
         (approval,) = approvals.of_execution(session, f"shop:web-{run}")
         return run, build, approval.id
+
+
+def _buffered(app):
+    """The app with each response read to its end before the server writes it.
+
+    When a browser resets a connection (a page left while its favicon loads), Werkzeug's
+    development server raises while draining the request and skips the response's
+    ``close()``, so a static file's handle stays open and its ResourceWarning fails a
+    later test. A response held in memory has no handle to leak; gunicorn, which serves
+    the product, always closes.
+    """
+    def wsgi(environ, start_response):
+        body = app(environ, start_response)
+        try:
+            return [b"".join(body)]
+        finally:
+            if hasattr(body, "close"):
+                body.close()
+    return wsgi
