@@ -9,7 +9,9 @@ We test these aspects, on SQLite and PostgreSQL, with the engine against the fak
   its project;
 - a build still in Jenkins' queue after the engine stopped waiting for it (Jenkins quiet
   before a restart) keeps its pipeline's next execution from rewriting the job, cycle
-  after cycle, so that when the queue moves each build runs its own execution's script.
+  after cycle, so that when the queue moves each build runs its own execution's script;
+  and the project's later executions wait with it, so its builds still reach Jenkins
+  in trigger order.
 """
 
 from __future__ import annotations
@@ -104,19 +106,25 @@ def test_a_build_still_queued_keeps_its_script(store, templates):
             JenkinsClient(url=fake.url, user="sidecar", token=TOKEN) as client:
         engine = Engine(store=store, jenkins=client, templates=templates, queue_wait=0.2)
         with store.session() as session:
-            pipelines.create(session, {"project": "shop", "name": "api", "inlineConfig": SMALL})
+            projects.update_settings(session, "shop", {"executorQuota": 0})
+            for name in ("api", "web"):
+                pipelines.create(session, {"project": "shop", "name": name,
+                                           "inlineConfig": SMALL})
         first = _trigger(store, "a" * 40)
         assert engine.cycle().started == 1  # in Jenkins' queue, which does not move
         second = _trigger(store, "b" * 40)
+        with store.session() as session:
+            other = executions.trigger(session, "shop:web", executions.TriggerRequest()).id
         for _ in range(2):
             assert engine.cycle().started == 0
             assert [item.parameters[EXECUTION_PARAMETER] for item in fake.queue.values()] \
                 == [first]
         fake.start_queued()
         engine.cycle()  # follows the first item to its build
-        assert engine.cycle().started == 1  # the second may write the job now
+        assert engine.cycle().started == 2  # the second may write the job now, then web
         fake.start_queued()
         engine.cycle()
+        assert _queued(fake, "shop") == [first, second, other]
         with store.session() as session:
             for execution_id, commit in ((first, "a" * 40), (second, "b" * 40)):
                 execution = executions.get(session, execution_id)

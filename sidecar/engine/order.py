@@ -15,6 +15,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 
 
+class StartDeferred(Exception):
+    """An execution cannot start in this cycle; a later one tries again."""
+
+
 class StartOrder:
     """Turns in trigger order, so a cycle's starts run in parallel yet never overtake.
 
@@ -35,6 +39,8 @@ class StartOrder:
             for line in self._of[execution_id]:
                 self._lines[line].append(execution_id)
         self._changed = threading.Condition()
+        self._held: set[str] = set()
+        """Project lines where an execution was deferred: later ones must not overtake it."""
 
     def start_turn(self, execution_id: str) -> AbstractContextManager[None]:
         """The execution's turn among its pipeline's starts (held for the whole start)."""
@@ -51,18 +57,28 @@ class StartOrder:
         queue = self._lines[lines[kind]] if lines else []
         with self._changed:
             self._changed.wait_for(lambda: execution_id not in queue or queue[0] == execution_id)
+            if lines and kind == 0 and lines[0] in self._held:
+                self._leave_locked(execution_id, [queue])
+                raise StartDeferred(f"an earlier execution of its {lines[0]} starts later")
         try:
             yield
         finally:
             self._leave(execution_id, [queue])
 
-    def passed(self, execution_id: str) -> None:
-        """The execution's start is over: it leaves every line it was in."""
-        self._leave(execution_id, list(self._lines.values()))
+    def passed(self, execution_id: str, *, deferred: bool = False) -> None:
+        """The execution's start is over: it leaves every line it was in. Deferred, it
+        holds its project's later triggers back for this cycle (trigger order)."""
+        with self._changed:
+            if deferred and execution_id in self._of:
+                self._held.add(self._of[execution_id][0])
+            self._leave_locked(execution_id, list(self._lines.values()))
 
     def _leave(self, execution_id: str, queues: list[list[str]]) -> None:
         with self._changed:
-            for queue in queues:
-                if execution_id in queue:
-                    queue.remove(execution_id)
-            self._changed.notify_all()
+            self._leave_locked(execution_id, queues)
+
+    def _leave_locked(self, execution_id: str, queues: list[list[str]]) -> None:
+        for queue in queues:
+            if execution_id in queue:
+                queue.remove(execution_id)
+        self._changed.notify_all()

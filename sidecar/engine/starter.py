@@ -34,7 +34,7 @@ from sidecar.config import trust
 from sidecar.config.inputs import HistoryEntry
 from sidecar.config.templates import TemplateSet
 from sidecar.engine import isolation, podsecurity, warmth
-from sidecar.engine.order import StartOrder
+from sidecar.engine.order import StartDeferred, StartOrder
 from sidecar.engine.podsecurity import PodSecurityGate
 from sidecar.engine.warmth import NodeRoom
 from sidecar.errors import ConfigError, Problem
@@ -50,10 +50,6 @@ EXECUTION_PARAMETER = "SIDECAR_EXECUTION_ID"
 TOKEN_PARAMETER = "SIDECAR_CALLBACK_TOKEN"
 HISTORY_LENGTH = 10
 log = logging.getLogger(__name__)
-
-
-class StartDeferred(Exception):
-    """An execution cannot start in this cycle; a later one tries again."""
 
 
 class Starter:
@@ -110,6 +106,7 @@ class Starter:
     def _isolated(self, execution_id: str, order: StartOrder, *,
                   recovering: bool = False) -> int:
         """Start one execution; whatever it raises stays with it."""
+        deferred = False
         try:
             self.start(execution_id, recovering=recovering, order=order)
             return 1
@@ -117,6 +114,7 @@ class Starter:
             log.warning("Jenkins unavailable; %s starts later: %s", execution_id, exc)
         except StartDeferred as exc:
             log.info("%s starts later: %s", execution_id, exc)
+            deferred = True
         except JenkinsError as exc:
             isolation.recorded(self._store, execution_id, lambda e: executions.finish(
                 e, "Failed", f"Jenkins refused the run: {exc}"))
@@ -125,7 +123,7 @@ class Starter:
             isolation.recorded(self._store, execution_id,
                                lambda e: self._retries.record(e, "start", exc))
         finally:
-            order.passed(execution_id)
+            order.passed(execution_id, deferred=deferred)
         return 0
 
     def start(self, execution_id: str, *, recovering: bool = False,
